@@ -1,0 +1,1 @@
+"""The one HTTP seam to ConnectWise Manage (client, collect) and the pure normalizer."""

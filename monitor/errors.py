@@ -1,0 +1,134 @@
+"""The exception tree. Every error says what failed and how to fix it, and never carries a secret.
+
+    CwdriftError                      base; ``kind`` is a stable short name stored on check runs
+    ├── ConfigError                   a config or baseline file is invalid (names file, field, fix)
+    ├── ConnectWiseError              a read from ConnectWise failed; ``transient`` drives retries
+    │   ├── AuthenticationFailed      401, or ConnectWise's "UserNotAuthenticated"
+    │   ├── PermissionDenied          403 on a named endpoint; names the missing permission
+    │   ├── NotFound                  404 (on cloud this can also mean bad authentication)
+    │   ├── RateLimited               429 after the retry budget; carries ``retry_after``
+    │   ├── ServerError               5xx after the retry budget
+    │   ├── ConnectionFailed          DNS, refused, reset, TLS, timeout after the retry budget
+    │   ├── MalformedResponse         not JSON, or JSON of the wrong shape
+    │   └── IncompleteRead            a read ended early (e.g. paging broke mid-way)
+    ├── StoreError                    the database refused a write or read
+    └── DeliveryError                 a notification could not be sent; ``permanent`` or not
+"""
+
+from __future__ import annotations
+
+
+class CwdriftError(Exception):
+    """Base of every error cwdrift raises on purpose."""
+
+    kind = "error"
+    transient = False
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
+
+    def as_dict(self) -> dict[str, str]:
+        """The typed error as plain data, for check runs, alerts and ``--json``."""
+        return {"kind": self.kind, "message": self.message, "fix": self.fix}
+
+
+class ConfigError(CwdriftError):
+    """A config or baseline file is invalid. ``location`` is ``file:line`` or ``file: field``."""
+
+    kind = "config"
+
+    def __init__(self, message: str, *, location: str = "", fix: str = "") -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message, fix=fix)
+
+
+class ConnectWiseError(CwdriftError):
+    """A ConnectWise request failed. ``endpoint`` is the API path, never a full URL with secrets."""
+
+    kind = "connectwise"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = None,
+        fix: str = "",
+    ) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message, fix=fix)
+
+    def as_dict(self) -> dict[str, str]:
+        data = super().as_dict()
+        data["endpoint"] = self.endpoint
+        if self.status is not None:
+            data["status"] = str(self.status)
+        return data
+
+
+class AuthenticationFailed(ConnectWiseError):
+    kind = "auth"
+
+
+class PermissionDenied(ConnectWiseError):
+    kind = "permission"
+
+    def __init__(
+        self, message: str, *, endpoint: str = "", permission: str = "", fix: str = ""
+    ) -> None:
+        self.permission = permission
+        super().__init__(message, endpoint=endpoint, status=403, fix=fix)
+
+
+class NotFound(ConnectWiseError):
+    kind = "not_found"
+
+
+class RateLimited(ConnectWiseError):
+    kind = "rate_limited"
+    transient = True
+
+    def __init__(
+        self, message: str, *, endpoint: str = "", retry_after: float | None = None, fix: str = ""
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, endpoint=endpoint, status=429, fix=fix)
+
+
+class ServerError(ConnectWiseError):
+    kind = "server"
+    transient = True
+
+
+class ConnectionFailed(ConnectWiseError):
+    kind = "connection"
+    transient = True
+
+
+class MalformedResponse(ConnectWiseError):
+    kind = "malformed"
+
+
+class IncompleteRead(ConnectWiseError):
+    kind = "incomplete"
+    transient = True
+
+
+class StoreError(CwdriftError):
+    kind = "store"
+
+
+class DeliveryError(CwdriftError):
+    """A channel could not deliver. ``permanent`` errors are recorded, transient ones retried."""
+
+    kind = "delivery"
+
+    def __init__(self, message: str, *, permanent: bool, fix: str = "") -> None:
+        self.permanent = permanent
+        super().__init__(message, fix=fix)

@@ -1,0 +1,167 @@
+"""The canonical snapshot of one tenant's ConnectWise configuration (pure data).
+
+A snapshot is a flat mapping of stable setting keys to :class:`Setting` values, sorted by key,
+so that diffing, hashing, storing and "what was it on date D" all work on the same shape.
+
+Setting keys (``<section>.<rest>``; slugs are lowercase words joined by ``_``):
+
+    member.identifier / member.found / member.inactive / member.role / member.role_id
+                                          the integration API member named in the tenant config
+    role.name / role.id / role.admin / role.inactive
+                                          the security role assigned to that member
+    permission.<module>.<function>.<op>   "None" | "My" | "All"; op is add, edit, delete, inquire;
+                                          module/function are slugs of the names shown in the UI,
+                                          e.g. permission.finance.accounting_interface.add
+    customize.<category>/<name>           True when Table Setup > Customize allows the table,
+                                          e.g. customize.invoicing/billing_status
+    accounting.package                    the package identifier, e.g. "Other"
+    accounting.<apiField>                 every field of AccountingPackageSetup, named as in the
+                                          API, e.g. accounting.transferExpensesAsBillFlag
+    gl.segment<N> / gl.segment<N>type / gl.cogs<N>
+                                          GL captions: segment captions and types, COGS captions
+
+A section the collector could not read by design (e.g. ``customize`` with auditor credentials)
+is listed in ``unknown`` with the reason; rules over it evaluate to *unknown*, never pass/fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from monitor.clock import ensure_utc
+
+Value = str | bool | int | None
+
+
+class CredentialMode(StrEnum):
+    """How the tenant's keys relate to the monitored member (see README, "Credential modes")."""
+
+    INTEGRATION = "integration"  # the monitored API member's own keys
+    AUDITOR = "auditor"  # a separate read-only member
+
+
+_SLUG_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    """UI name to key part, tolerant of case, spacing and punctuation: 'Time & Expense' -> 'time_expense'."""
+    return _SLUG_RUN.sub("_", text.strip().lower()).strip("_")
+
+
+def permission_key(module: str, function: str, op: str) -> str:
+    return f"permission.{slug(module)}.{slug(function)}.{op}"
+
+
+def customize_key(category: str, name: str) -> str:
+    return f"customize.{slug(category)}/{slug(name)}"
+
+
+def section_of(key: str) -> str:
+    return key.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One observed setting. ``updated_by``/``last_updated`` come from ConnectWise ``_info`` when given."""
+
+    key: str
+    label: str
+    value: Value
+    updated_by: str | None = None
+    last_updated: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"label": self.label, "value": self.value}
+        if self.updated_by is not None:
+            data["updated_by"] = self.updated_by
+        if self.last_updated is not None:
+            data["last_updated"] = self.last_updated
+        return data
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A complete read of one tenant. Incomplete reads never become snapshots (see collect)."""
+
+    tenant_id: str
+    collected_at: datetime
+    credential_mode: CredentialMode
+    settings: Mapping[str, Setting]
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        tenant_id: str,
+        collected_at: datetime,
+        credential_mode: CredentialMode,
+        settings: Iterable[Setting],
+        unknown: Mapping[str, str] | None = None,
+    ) -> Snapshot:
+        ordered = {s.key: s for s in sorted(settings, key=lambda s: s.key)}
+        return cls(
+            tenant_id=tenant_id,
+            collected_at=ensure_utc(collected_at),
+            credential_mode=credential_mode,
+            settings=ordered,
+            unknown=dict(sorted((unknown or {}).items())),
+        )
+
+    def get(self, key: str) -> Setting | None:
+        return self.settings.get(key)
+
+    def value(self, key: str) -> Value:
+        setting = self.settings.get(key)
+        return None if setting is None else setting.value
+
+    def unknown_reason(self, key: str) -> str | None:
+        """Why ``key`` could not be read, or None if its section was read."""
+        return self.unknown.get(section_of(key))
+
+    def values(self) -> dict[str, Value]:
+        return {key: s.value for key, s in self.settings.items()}
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of what was observed (values and unknown sections), not of when or by whom."""
+        payload = json.dumps(
+            {"values": self.values(), "unknown": dict(self.unknown)},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant_id,
+            "collected_at": self.collected_at.isoformat(),
+            "credential_mode": self.credential_mode.value,
+            "settings": {key: s.to_dict() for key, s in self.settings.items()},
+            "unknown": dict(self.unknown),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        return cls.build(
+            tenant_id=data["tenant"],
+            collected_at=datetime.fromisoformat(data["collected_at"]),
+            credential_mode=CredentialMode(data["credential_mode"]),
+            settings=[
+                Setting(
+                    key=key,
+                    label=raw["label"],
+                    value=raw["value"],
+                    updated_by=raw.get("updated_by"),
+                    last_updated=raw.get("last_updated"),
+                )
+                for key, raw in data["settings"].items()
+            ],
+            unknown=data.get("unknown", {}),
+        )
