@@ -31,6 +31,11 @@ class TenantOptions(BaseModel):
         default=False,
         description="Also report permissions granted beyond the baseline (warnings).",
     )
+    expected_role: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Name of the security role the API member must have; any other role fails.",
+    )
 
     @field_validator("class_segments")
     @classmethod
