@@ -1,0 +1,461 @@
+"""The simulator's ASGI app: ConnectWise's REST API under ``/{codebase}apis/3.0`` plus ``/_sim/``.
+
+A request to the API goes through the same steps ConnectWise takes, in order: find the tenant
+from the ``companyId+publicKey:privateKey`` Basic credentials (401), add the tenant's latency,
+check the key pair and the ``clientId`` header (401), apply injected faults, route the path
+(404), check the caller's role (403), filter (``conditions``, 400) and page the rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from monitor.simulator import render
+from monitor.simulator.catalog import SETUP_SCREENS
+from monitor.simulator.control import control_routes
+from monitor.simulator.query import QueryError, filter_rows, link_header, page_of, parse_conditions
+from monitor.simulator.state import (
+    FaultState,
+    MemberState,
+    RequestRecord,
+    RoleState,
+    SimulatorState,
+    TenantState,
+)
+
+Json = dict[str, Any]
+ON_PREMISE_CODEBASE = "v4_6_release/"  # also served on cloud (Developer Guide, §1.1)
+LOGGED_HEADERS = ("clientId", "Accept", "pagination-type")
+
+# Error codes per status. 401's body is the one ConnectWise users have reported
+# (christaylorcodes/ConnectWiseManageAPI#18); 400 InvalidObject is a real, quoted response.
+# The real 403 (and 404/405/500) code and message strings are NOT documented anywhere we could
+# find: the ones below are stand-ins in the documented ErrorResponseMessage shape.
+_ERROR_CODES: dict[int, tuple[str, str]] = {
+    400: ("InvalidObject", "The request is invalid."),
+    401: ("ConnectWiseApi", "UserNotAuthenticated"),
+    403: ("Forbidden", "You do not have permission to access this resource."),
+    404: ("NotFound", "The requested resource was not found."),
+    405: ("MethodNotAllowed", "The requested method is not supported on this resource."),
+    409: ("Conflict", "The record is in use."),
+    500: ("UnexpectedServerError", "An unexpected error occurred, please try again."),
+    502: ("BadGateway", "Bad gateway."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable."),
+}
+
+_HTML_ERROR = (
+    "<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status} "
+    "Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+def error_response(status: int, message: str | None = None, *, errors: Any = None) -> JSONResponse:
+    """ConnectWise's ErrorResponseMessage ``{"code", "message", "errors"}``."""
+    code, default = _ERROR_CODES.get(status, ("Error", "The request failed."))
+    return JSONResponse({"code": code, "message": message or default, "errors": errors}, status)
+
+
+def unauthenticated() -> JSONResponse:
+    return error_response(401)
+
+
+class SimulatedConnectionReset(Exception):
+    """Raised mid-response so the server drops the connection (fault ``connection_reset``)."""
+
+
+class _QuietResets(logging.Filter):
+    """Drop uvicorn's traceback for an injected reset: it is the intended outcome, not a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, SimulatedConnectionReset)
+
+
+_QUIET_RESETS = _QuietResets()
+
+
+class _ResetResponse(Response):
+    """Start a 200 response, send part of the body, then abort the connection."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'[{"id": 1, "na', "more_body": True})
+        raise SimulatedConnectionReset("simulated connection reset (fault injection)")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated request's tenant, member and that member's role."""
+
+    tenant: TenantState
+    member: MemberState
+    role: RoleState
+    api_base: str
+
+    def may_inquire(self, module: str, function: str) -> bool:
+        # "My" allows reads of one's own records; the simulator treats it as allowed for reads.
+        return self.role.admin or self.role.level(module, function, "inquire") in ("My", "All")
+
+
+Rows = Callable[[Caller, dict[str, str]], list[Json] | None]  # None: parent not found
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A documented list endpoint; ``/count`` and ``/{id}`` are derived unless not ``items``."""
+
+    path: str  # as documented, e.g. "/system/securityRoles/{parentId}/settings"
+    rows: Rows
+    permissions: tuple[tuple[str, str], ...]  # inquire on any one of these (module, function)
+    items: bool = True
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>\\d+)", self.path))
+
+
+_SECURITY = (("System", "Security Roles"),)
+_MEMBERS = (("System", "Member Maintenance"),)
+_ACCOUNTING = (("Finance", "Accounting Interface"), ("System", "Table Setup"))
+_TABLES = (("System", "Table Setup"),)
+
+
+def _roles(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return [render.role(r) for r in sorted(caller.tenant.roles.values(), key=lambda r: r.id)]
+
+
+def _role_settings(caller: Caller, params: dict[str, str]) -> list[Json] | None:
+    owner = caller.tenant.roles.get(int(params["parentId"]))
+    if owner is None:
+        return None
+    return [render.setting(s, owner) for s in owner.settings.values()]
+
+
+def _my_security(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return [
+        render.my_security(s, caller.role, caller.member, caller.api_base)
+        for s in caller.role.settings.values()
+    ]
+
+
+def _my_customize(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return render.customize_items(caller.role, caller.tenant.item_format)
+
+
+def _setup_screens(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return [render.setup_screen(s) for s in SETUP_SCREENS]
+
+
+def _api_members(caller: Caller, _: dict[str, str]) -> list[Json]:
+    members = sorted(caller.tenant.members.values(), key=lambda m: m.id)
+    return [render.api_member(m, caller.tenant, caller.api_base) for m in members]
+
+
+def _members(caller: Caller, _: dict[str, str]) -> list[Json]:
+    members = sorted(caller.tenant.members.values(), key=lambda m: m.id)
+    return [render.member(m, caller.tenant, caller.api_base) for m in members]
+
+
+def _accounting_setup(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return [render.accounting_setup(caller.tenant, caller.api_base)]
+
+
+def _accounting_packages(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return render.accounting_packages()
+
+
+def _gl_captions(caller: Caller, _: dict[str, str]) -> list[Json]:
+    return [render.gl_captions(caller.tenant)]
+
+
+COLLECTIONS: tuple[Collection, ...] = (
+    Collection("/system/securityroles", _roles, _SECURITY),
+    Collection("/system/securityRoles/{parentId}/settings", _role_settings, _SECURITY),
+    Collection("/system/mySecurity/customizeItems/", _my_customize, (), items=False),
+    Collection("/system/mySecurity", _my_security, (), items=False),
+    Collection("/system/setupScreens", _setup_screens, _TABLES),
+    Collection("/system/apiMembers", _api_members, _MEMBERS),
+    Collection("/system/members", _members, _MEMBERS),
+    Collection("/finance/accountingPackageSetup", _accounting_setup, _ACCOUNTING),
+    Collection("/finance/accountingPackages", _accounting_packages, _ACCOUNTING),
+    Collection("/finance/glCaptions", _gl_captions, _ACCOUNTING),
+)
+
+
+@dataclass(frozen=True)
+class Routed:
+    collection: Collection
+    shape: str  # "list" | "count" | "item"
+    params: dict[str, str]
+
+
+def route(path: str) -> Routed | None:
+    """Match a path after ``apis/3.0`` (case-sensitive, as documented) to a collection."""
+    if path == "/system/mySecurity/customizeItems":  # documented with a trailing slash; accept both
+        path += "/"
+    for collection in COLLECTIONS:
+        match = collection.pattern.match(path)
+        if match is None:
+            continue
+        params = match.groupdict()
+        rest = path[match.end() :]
+        if rest == "":
+            return Routed(collection, "list", params)
+        if not collection.items:
+            continue
+        if rest == "/count":
+            return Routed(collection, "count", params)
+        item = re.fullmatch(r"/(\d+)", rest)
+        if item is not None:
+            return Routed(collection, "item", {**params, "id": item.group(1)})
+    return None
+
+
+def _json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _credentials(request: Request) -> tuple[str, str, str] | None:
+    """``Basic base64(companyId+publicKey:privateKey)`` -> the three parts, or None."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, colon, private_key = decoded.partition(":")
+    company_id, plus, public_key = user.partition("+")
+    if not (colon and plus and company_id and public_key and private_key):
+        return None
+    return company_id, public_key, private_key
+
+
+class SimulatorApp:
+    """Holds the state; Starlette routes call its endpoints."""
+
+    def __init__(self, state: SimulatorState) -> None:
+        self.state = state
+
+    def _log(self, request: Request, company_id: str | None, path: str, status: int) -> None:
+        self.state.record_request(
+            RequestRecord(
+                company_id=company_id,
+                method=request.method,
+                path=path,
+                query=dict(request.query_params),
+                status=status,
+                headers={h: request.headers[h] for h in LOGGED_HEADERS if h in request.headers},
+            )
+        )
+
+    async def company_info(self, request: Request) -> Response:
+        company_id = request.path_params["company_id"]
+        path = f"/login/companyinfo/{company_id}"
+        tenant = self.state.find_tenant(company_id)
+        if tenant is None:
+            response: Response = error_response(404, f"Company {company_id!r} not found.")
+        else:
+            await asyncio.sleep(tenant.latency)
+            response = await self._with_faults(
+                tenant, path, {}, lambda _: JSONResponse(render.company_info(tenant))
+            )
+        self._log(request, tenant.company_id if tenant else None, path, _status_of(response))
+        return response
+
+    async def api(self, request: Request) -> Response:
+        path = "/" + request.path_params["rest"]
+        credentials = _credentials(request)
+        tenant = self.state.find_tenant(credentials[0]) if credentials else None
+        if credentials is None or tenant is None:
+            self._log(request, None, path, 401)
+            return unauthenticated()
+        await asyncio.sleep(tenant.latency)
+        response = await self._authenticated(request, tenant, credentials, path)
+        self._log(request, tenant.company_id, path, _status_of(response))
+        return response
+
+    async def _authenticated(
+        self, request: Request, tenant: TenantState, credentials: tuple[str, str, str], path: str
+    ) -> Response:
+        member = self.state.authenticate(*credentials)
+        if member is None:
+            return unauthenticated()
+        if tenant.require_client_id and not request.headers.get("clientid"):
+            # ConnectWise requires clientId on every call (Developer Guide, "clientId").
+            return unauthenticated()
+        codebase = request.path_params["codebase"] + "/"
+        if codebase not in (tenant.codebase, ON_PREMISE_CODEBASE):
+            return error_response(404, f"Codebase {codebase!r} not found.")
+        if request.method != "GET":
+            return error_response(405)
+        api_base = f"{str(request.base_url).rstrip('/')}/{codebase}apis/3.0"
+        params = dict(request.query_params)
+        with self.state.locked():
+            caller = Caller(tenant, member, tenant.roles[member.role_id], api_base)
+        routed = route(path)
+        return await self._with_faults(
+            tenant,
+            path,
+            params,
+            lambda force_next: self._answer(request, caller, routed, path, params, force_next),
+            routed,
+        )
+
+    async def _with_faults(
+        self,
+        tenant: TenantState,
+        path: str,
+        params: dict[str, str],
+        answer: Callable[[bool], Response],
+        routed: Routed | None = None,
+    ) -> Response:
+        """Apply the tenant's matching faults around the normal ``answer``."""
+        force_next = False
+        chosen: FaultState | None = None
+        is_list = routed is not None and routed.shape == "list"
+        page = params.get("page", "1")
+        for fault_state in self.state.matching_faults(tenant.company_id, path):
+            kind = fault_state.fault.kind
+            if kind == "latency":
+                if self.state.consume_fault(tenant.company_id, fault_state):
+                    await asyncio.sleep(fault_state.fault.seconds)
+                continue
+            if kind == "broken_paging":
+                if not is_list:
+                    continue
+                if page.isdigit() and int(page) >= 2:
+                    if self.state.consume_fault(tenant.company_id, fault_state):
+                        return error_response(fault_state.fault.effective_status())
+                    continue
+                force_next = True  # page 1 always promises a page 2 that will fail
+                continue
+            if self.state.consume_fault(tenant.company_id, fault_state):
+                chosen = fault_state
+                break
+        if chosen is None:
+            return answer(force_next)
+        return _fault_response(chosen, lambda: answer(False))
+
+    def _answer(
+        self,
+        request: Request,
+        caller: Caller,
+        routed: Routed | None,
+        path: str,
+        params: dict[str, str],
+        force_next: bool = False,
+    ) -> Response:
+        if routed is None:
+            if path == "/system/info":  # a single object, readable by any authenticated member
+                return JSONResponse(render.system_info(caller.tenant))
+            return error_response(404)
+        collection = routed.collection
+        if collection.permissions and not any(
+            caller.may_inquire(*p) for p in collection.permissions
+        ):
+            return error_response(
+                403, f"You do not have permission to access this resource ({collection.path})."
+            )
+        with self.state.locked():
+            rows = collection.rows(caller, routed.params)
+        if rows is None:
+            return error_response(404, f"Security role {routed.params.get('parentId')} not found.")
+        if routed.shape == "item":
+            wanted = int(routed.params["id"])
+            for row in rows:
+                if row.get("id") == wanted:
+                    return JSONResponse(row)
+            return error_response(404, f"Record {wanted} not found at {path}.")
+        try:
+            rows = filter_rows(rows, parse_conditions(params.get("conditions")))
+            if routed.shape == "count":
+                return JSONResponse({"count": len(rows)})
+            page = page_of(params, len(rows))
+        except QueryError as exc:
+            return error_response(
+                400,
+                "conditions is invalid" if "condition" in str(exc) else str(exc),
+                errors=[
+                    {"code": "InvalidCondition", "message": str(exc), "resource": path, "field": ""}
+                ],
+            )
+        response = JSONResponse(page.slice(rows))
+        url = str(request.url).split("?", 1)[0]
+        response.headers["Link"] = link_header(url, params, page, force_next=force_next)
+        return response
+
+
+def _status_of(response: Response) -> int:
+    return 0 if isinstance(response, _ResetResponse) else response.status_code
+
+
+def _fault_response(fault_state: FaultState, answer: Callable[[], Response]) -> Response:
+    fault = fault_state.fault
+    if fault.kind == "status":
+        return error_response(fault.effective_status())
+    if fault.kind == "rate_limit":
+        # The documented 429 body has "error", not "code" (Developer Guide, "Rate Limiting").
+        return JSONResponse(
+            {
+                "error": "ConnectWiseAPI",
+                "message": f"Too many requests. Please try again in {fault.retry_after} seconds.",
+            },
+            429,
+            headers={"Retry-After": str(fault.retry_after)},
+        )
+    if fault.kind == "html_error":
+        status = fault.effective_status()
+        return Response(_HTML_ERROR.format(status=status), status, media_type="text/html")
+    if fault.kind == "connection_reset":
+        return _ResetResponse()
+    normal = answer()
+    body = bytes(normal.body)
+    if fault.kind == "malformed_json":
+        return Response(body[: max(1, len(body) // 2)], 200, media_type="application/json")
+    # wrong_shape: an object where a list is expected (and a list where an object is)
+    payload = json.loads(body)
+    wrong = {"items": payload, "count": len(payload)} if isinstance(payload, list) else [payload]
+    return Response(_json_bytes(wrong), 200, media_type="application/json")
+
+
+def create_app(state: SimulatorState) -> Starlette:
+    """The simulator ASGI app; serve it with ``serve_asgi``, or use ``httpx.ASGITransport``."""
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if _QUIET_RESETS not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_QUIET_RESETS)
+    sim = SimulatorApp(state)
+    routes = [
+        Route("/login/companyinfo/{company_id}", sim.company_info, methods=["GET"]),
+        Route(
+            "/{codebase}/apis/3.0/{rest:path}",
+            sim.api,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        ),
+        *control_routes(state),
+    ]
+    return Starlette(routes=routes)
