@@ -129,6 +129,9 @@ class DeliveryError(CwdriftError):
 
     kind = "delivery"
 
-    def __init__(self, message: str, *, permanent: bool, fix: str = "") -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, fix: str = "", retry_after: float | None = None
+    ) -> None:
         self.permanent = permanent
+        self.retry_after = retry_after  # seconds the channel asked us to wait (Slack 429)
         super().__init__(message, fix=fix)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import config_yaml
+from daemon_config import config_yaml
 from daemon_waits import until_sync
 from sqlmodel import select
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import config_yaml
+from daemon_config import config_yaml
 from daemon_jobs import StoreJobs
 from daemon_waits import event, until
 from sqlmodel import select

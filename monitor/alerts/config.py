@@ -1,0 +1,224 @@
+"""The ``notify:`` section of the config file, as validated data (Alertmanager-shaped).
+
+    notify:
+      slack:
+        - name: ops
+          webhook_url: ${SLACK_WEBHOOK}          # or bot_token + channel
+      email:
+        - name: finance
+          host: smtp.example.com
+          port: 587
+          starttls: true
+          username: cwdrift
+          password: ${SMTP_PASSWORD}
+          sender: cwdrift@example.com
+          recipients: [finance@example.com]
+      routes:                                  # first match wins unless continue: true
+        - channels: [ops]
+          min_severity: critical
+          continue: true
+        - channels: [finance]
+          tags: [accounting]
+      reminder: 24h                            # null turns reminders off
+      failure_threshold: 3
+      silences:
+        - {tenant: acme, rule: null, reason: migration, author: ana, expires: 2026-12-01T00:00:00Z}
+
+Default route: a notification group that matches no route goes to *every* channel, so nothing is
+dropped silently by a gap in the routes. To keep low-severity groups off a channel, end the
+routes with a catch-all route (no tenants, no tags) naming the channels that should get the rest.
+
+The config loader expands ``${VAR}`` and ``*_file`` secrets before these models see the data.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from monitor.clock import ensure_utc
+from monitor.durations import Duration
+from monitor.findings import Severity
+
+ChannelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(field: str, url: str) -> str:
+    """https everywhere; plain http only on loopback (tests and local relays).
+
+    The URL may carry a secret (a webhook URL *is* one), so errors name the field, never the URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return url
+    raise ValueError(
+        f"{field} must be an https:// URL (plain http is accepted only for loopback hosts)"
+    )
+
+
+class _Strict(BaseModel):
+    # hide_input_in_errors: a rejected channel's input holds webhook URLs, tokens and passwords.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class SlackChannel(_Strict):
+    """A Slack destination: an incoming webhook, or a bot token plus a channel."""
+
+    name: ChannelName
+    webhook_url: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    channel: str | None = Field(default=None, description="Channel id or #name for bot tokens.")
+    base_url: str | None = Field(
+        default=None, description="Slack Web API base URL (default https://slack.com/api/)."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_https(cls, value: str | None) -> str | None:
+        return None if value is None else check_url("base_url", value)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> SlackChannel:
+        has_webhook = self.webhook_url is not None
+        has_bot = self.bot_token is not None or self.channel is not None
+        if has_webhook == has_bot:
+            raise ValueError(
+                f"slack channel {self.name!r}: give exactly one of webhook_url, "
+                "or bot_token together with channel"
+            )
+        if has_bot and (self.bot_token is None or not self.channel):
+            raise ValueError(f"slack channel {self.name!r}: bot_token needs channel, and back")
+        if self.webhook_url is not None:
+            check_url("webhook_url", self.webhook_url.get_secret_value())
+        return self
+
+
+class EmailChannel(_Strict):
+    """An SMTP destination. ``ssl`` is implicit TLS (port 465); ``starttls`` upgrades (587)."""
+
+    name: ChannelName
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(min_length=3, pattern=r"@")
+    recipients: list[str] = Field(min_length=1)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [r for r in value if "@" not in r]
+        if bad:
+            raise ValueError(f"not email addresses: {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_and_auth(self) -> EmailChannel:
+        if self.ssl and self.starttls:
+            raise ValueError(
+                f"email channel {self.name!r}: ssl (implicit TLS) and starttls exclude each "
+                "other; use ssl for port 465, starttls for 587"
+            )
+        if (self.username is None) != (self.password is None):
+            raise ValueError(f"email channel {self.name!r}: username and password go together")
+        return self
+
+
+class Route(_Strict):
+    """Which channels hear about which tenants. Empty ``tenants``/``tags`` match any tenant."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, populate_by_name=True
+    )
+
+    channels: list[ChannelName] = Field(min_length=1)
+    tenants: list[str] = Field(default_factory=list, description="Tenant ids; empty = any.")
+    tags: list[str] = Field(default_factory=list, description="Any of these tags; empty = any.")
+    min_severity: Severity = Severity.LOW
+    continue_: bool = Field(
+        default=False,
+        alias="continue",
+        description="Keep matching later routes after this one matched.",
+    )
+
+
+class Silence(_Strict):
+    """Mute notifications for a tenant and/or a rule until ``expires``; alert state still moves."""
+
+    tenant: str | None = None
+    rule: str | None = None
+    reason: str = Field(min_length=1)
+    author: str = Field(min_length=1)
+    expires: datetime
+
+    @field_validator("expires")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return ensure_utc(value)
+
+    @model_validator(mode="after")
+    def _targets_something(self) -> Silence:
+        if self.tenant is None and self.rule is None:
+            raise ValueError(
+                "a silence needs a tenant, a rule, or both (muting all is not allowed)"
+            )
+        return self
+
+
+class NotifyConfig(_Strict):
+    slack: list[SlackChannel] = Field(default_factory=list)
+    email: list[EmailChannel] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    reminder: Duration | None = Field(
+        default=timedelta(hours=24),
+        description="Repeat a still-failing alert this often; null turns reminders off.",
+    )
+    failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failed collections before 'cannot verify'."
+    )
+    silences: list[Silence] = Field(default_factory=list)
+
+    @field_validator("reminder")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("reminder must be positive, or null to turn reminders off")
+        return value
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> NotifyConfig:
+        names = [c.name for c in self.slack] + [c.name for c in self.email]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"channel names must be unique across slack and email: {duplicates}")
+        for index, route in enumerate(self.routes):
+            unknown = [c for c in route.channels if c not in names]
+            if unknown:
+                raise ValueError(
+                    f"routes[{index}] names unknown channels {unknown}; defined: {sorted(names)}"
+                )
+        return self
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [c.name for c in self.slack] + [c.name for c in self.email]

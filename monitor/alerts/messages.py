@@ -1,0 +1,219 @@
+"""Message builders (pure): a tenant's notification group -> a Slack or email payload.
+
+Payloads are plain JSON-able dicts, stored in the outbox as they are and compared exactly in
+tests; the senders only transmit them.
+
+Everything that came from ConnectWise (labels, values, member names, error text) is escaped:
+for Slack mrkdwn ``&``, ``<`` and ``>`` (https://api.slack.com/reference/surfaces/formatting
+#escaping), so a role named ``<!channel>`` cannot ping anyone; for email HTML by Jinja2's
+autoescape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
+
+SLACK_MAX_BLOCKS = 50  # Block Kit limit per message
+SLACK_MAX_SECTION = 3000  # characters per section text
+_EVENT_BLOCKS = SLACK_MAX_BLOCKS - 3  # header, context, and a possible "and N more"
+
+KIND_TITLES = {
+    EventKind.CANNOT_VERIFY: "CANNOT VERIFY",
+    EventKind.NEW: "NEW",
+    EventKind.REGRESSED: "REGRESSED",
+    EventKind.REMINDER: "STILL FAILING",
+    EventKind.RESOLVED: "RESOLVED",
+    EventKind.RECOVERED: "READABLE AGAIN",
+}
+
+
+def format_time(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def escape_mrkdwn(text: str | None) -> str:
+    """Slack's three control characters; ``&`` first so entities are not double-escaped."""
+    if text is None:
+        return ""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def summary(group: NotificationGroup) -> str:
+    """``1 new, 0 resolved`` plus only the other counts that are not zero."""
+    parts = [
+        f"{group.count(EventKind.NEW)} new",
+        f"{group.count(EventKind.RESOLVED)} resolved",
+    ]
+    extras = [
+        (EventKind.REGRESSED, "regressed"),
+        (EventKind.REMINDER, "still failing"),
+    ]
+    parts += [f"{group.count(kind)} {word}" for kind, word in extras if group.count(kind)]
+    if group.count(EventKind.CANNOT_VERIFY):
+        parts.append("cannot verify")
+    if group.count(EventKind.RECOVERED):
+        parts.append("readable again")
+    return ", ".join(parts)
+
+
+def subject_line(group: NotificationGroup) -> str:
+    """``[cwdrift] [CRITICAL] acme: 1 new, 0 resolved``: sorts by tool, severity, tenant id."""
+    return f"[cwdrift] [{group.severity.value.upper()}] {group.tenant.id}: {summary(group)}"
+
+
+# -- Slack ------------------------------------------------------------------------------------
+
+
+def build_slack(group: NotificationGroup) -> dict[str, Any]:
+    """Block Kit blocks plus the ``text`` fallback shown in notifications and old clients."""
+    tenant = group.tenant
+    name = escape_mrkdwn(tenant.name)
+    text = f"cwdrift: {name} ({tenant.id}) [{group.severity.value}] {summary(group)}"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _clip(f"{tenant.name}: {summary(group)}", 150),
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Tenant `{tenant.id}` · worst severity *{group.severity.value}* · "
+                    f"checked {format_time(group.checked_at)}",
+                }
+            ],
+        },
+    ]
+    events = group.events
+    for event in events[:_EVENT_BLOCKS]:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _clip(_slack_event(event), SLACK_MAX_SECTION)},
+            }
+        )
+    if len(events) > _EVENT_BLOCKS:
+        more = len(events) - _EVENT_BLOCKS
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"… and {more} more: run `cwdrift status`"}
+                ],
+            }
+        )
+    return {"text": text, "blocks": blocks}
+
+
+def _slack_event(event: AlertEvent) -> str:
+    e = escape_mrkdwn
+    lines = [f"*{KIND_TITLES[event.kind]}* · {event.severity.value} · *{e(event.label)}*"]
+    if event.error is not None:
+        lines.append(f"Error ({e(event.error.get('kind'))}): {e(event.error.get('message'))}")
+    if event.expected is not None or event.actual is not None:
+        lines.append(f"Expected: {e(event.expected)} · actual: {e(event.actual or 'absent')}")
+    seen = [f"First seen {format_time(event.first_seen)}"] if event.first_seen else []
+    if event.last_resolved_at is not None:
+        seen.append(f"last resolved {format_time(event.last_resolved_at)}")
+    if event.changed_by or event.changed_at:
+        seen.append(
+            f"changed by {e(event.changed_by or 'unknown')} at {e(event.changed_at or '?')}"
+        )
+    if seen:
+        lines.append(" · ".join(seen))
+    if event.remediation and event.kind.opens:
+        lines.append(f"Fix: {e(event.remediation)}")
+    if event.note:
+        lines.append(f"Note: {e(event.note)}")
+    if event.silenced_until is not None:
+        lines.append(f"_Was silenced until {format_time(event.silenced_until)}_")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- email ------------------------------------------------------------------------------------
+
+
+def templates_dir() -> Path:
+    """``templates/`` at the repository root, or ``monitor/templates`` when installed."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "templates", package.parent / "templates"):
+        if (candidate / "email" / "alert.txt.j2").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"email templates not found in {package / 'templates'} or {package.parent / 'templates'};"
+        " reinstall cwdrift or run from the repository"
+    )
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(templates_dir()),
+        autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def thread_id(tenant_id: str, domain: str) -> str:
+    """A stable per-tenant id every alert email references, so clients thread them together."""
+    return f"<cwdrift.{tenant_id}@{domain}>"
+
+
+def build_email(group: NotificationGroup, *, channel: str, domain: str) -> dict[str, Any]:
+    """Subject, text and HTML bodies, and threading ids; the sender adds From and To."""
+    stamp = group.checked_at.strftime("%Y%m%dT%H%M%S%fZ")
+    context = {
+        "tenant": group.tenant,
+        "severity": group.severity.value,
+        "summary": summary(group),
+        "checked_at": format_time(group.checked_at),
+        "events": [_email_event(e) for e in group.events],
+    }
+    env = _environment()
+    return {
+        "subject": subject_line(group),
+        "message_id": f"<cwdrift.{group.tenant.id}.{stamp}.{channel}@{domain}>",
+        "thread_id": thread_id(group.tenant.id, domain),
+        "date": format_datetime(group.checked_at, usegmt=True),  # when the check saw it
+        "text": env.get_template("email/alert.txt.j2").render(context),
+        "html": env.get_template("email/alert.html.j2").render(context),
+    }
+
+
+def _email_event(event: AlertEvent) -> dict[str, Any]:
+    return {
+        "title": KIND_TITLES[event.kind],
+        "kind": event.kind.value,
+        "severity": event.severity.value,
+        "label": event.label,
+        "expected": event.expected,
+        "actual": event.actual,
+        "show_values": event.expected is not None or event.actual is not None,
+        "first_seen": format_time(event.first_seen),
+        "last_resolved_at": format_time(event.last_resolved_at),
+        "changed_by": event.changed_by,
+        "changed_at": event.changed_at,
+        "remediation": event.remediation if event.kind.opens else "",
+        "note": event.note,
+        "silenced_until": format_time(event.silenced_until),
+        "error": event.error,
+    }

@@ -1,0 +1,135 @@
+"""Alert domain data: the tenant reference, an alert's state, and the notifications planned.
+
+All plain, frozen data. The lifecycle produces it, routing splits it per channel, the message
+builders turn it into payloads, and the outbox stores those payloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from monitor.findings import Severity
+
+COLLECTION_KEY = "collection"  # the alert key of "cannot verify tenant X"
+COLLECTION_SEVERITY = Severity.HIGH  # unverifiable is serious, but not itself proven drift
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class EventKind(StrEnum):
+    """What happened to one alert in one check. Order of declaration is the order in messages."""
+
+    CANNOT_VERIFY = "cannot_verify"
+    NEW = "new"
+    REGRESSED = "regressed"
+    REMINDER = "reminder"
+    RESOLVED = "resolved"
+    RECOVERED = "recovered"
+
+    @property
+    def opens(self) -> bool:
+        """Opening-like events are routed by the current routes; closing ones follow the opening."""
+        return self not in (EventKind.RESOLVED, EventKind.RECOVERED)
+
+
+_KIND_ORDER = {kind: index for index, kind in enumerate(EventKind)}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRef:
+    id: str
+    name: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """Where one alert of one tenant stands. ``alert_key`` is a rule id or ``collection``."""
+
+    tenant_id: str
+    alert_key: str
+    status: AlertStatus
+    label: str
+    severity: Severity
+    opened_at: datetime | None = None
+    last_notified_at: datetime | None = None  # within the current episode; None = nobody told
+    resolved_at: datetime | None = None
+    silenced_until: datetime | None = None  # set while a silence swallowed a notification
+    consecutive_failures: int = 0  # collection key only
+    channels: tuple[str, ...] = ()  # channels told about the opening: closings go there too
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is AlertStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One line of a notification: an alert that opened, reminded, regressed or closed."""
+
+    kind: EventKind
+    alert_key: str
+    label: str
+    severity: Severity
+    expected: str | None = None
+    actual: str | None = None
+    first_seen: datetime | None = None
+    last_resolved_at: datetime | None = None  # regressed: when it was last fixed
+    remediation: str = ""
+    note: str = ""
+    changed_by: str | None = None
+    changed_at: str | None = None
+    silenced_until: datetime | None = None  # "was silenced until ..." on late delivery
+    error: dict[str, str] | None = None  # cannot_verify: the typed error's kind, message, fix
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        return (_KIND_ORDER[self.kind], -self.severity.rank, self.alert_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "alert": self.alert_key,
+            "label": self.label,
+            "severity": self.severity.value,
+            "expected": self.expected,
+            "actual": self.actual,
+            "first_seen": _iso(self.first_seen),
+            "last_resolved_at": _iso(self.last_resolved_at),
+            "remediation": self.remediation,
+            "note": self.note,
+            "changed_by": self.changed_by,
+            "changed_at": self.changed_at,
+            "silenced_until": _iso(self.silenced_until),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationGroup:
+    """Everything one check has to say about one tenant: at most one message per channel."""
+
+    tenant: TenantRef
+    checked_at: datetime
+    events: tuple[AlertEvent, ...] = field(default_factory=tuple)
+
+    @property
+    def severity(self) -> Severity:
+        """The worst item's severity decides routing and the subject tag."""
+        return max((e.severity for e in self.events), key=lambda s: s.rank, default=Severity.LOW)
+
+    def count(self, *kinds: EventKind) -> int:
+        return sum(1 for e in self.events if e.kind in kinds)
+
+    def only(self, events: tuple[AlertEvent, ...]) -> NotificationGroup:
+        return NotificationGroup(tenant=self.tenant, checked_at=self.checked_at, events=events)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
