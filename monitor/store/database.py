@@ -1,0 +1,214 @@
+"""The database handle: engine, sessions and schema migration, for SQLite and PostgreSQL alike.
+
+``Database(url)`` takes a SQLAlchemy URL: a SQLite file (``sqlite:///var/cwdrift.db``, the
+default deployment) or PostgreSQL (``postgresql+psycopg://user@host/db``). Sessions are
+synchronous; async callers run them in a worker thread.
+
+Every process calls :meth:`Database.migrate` at start. It is idempotent and serialised, so two
+nodes starting together do not both try to create the schema: PostgreSQL takes a transaction
+advisory lock, SQLite a ``BEGIN IMMEDIATE`` write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlmodel import Session
+
+from monitor.errors import CwdriftError, StoreError
+
+if TYPE_CHECKING:
+    from monitor.findings import Change, Finding
+    from monitor.snapshot import CredentialMode, Snapshot
+    from monitor.store.checks import CheckRecord
+
+log = logging.getLogger(__name__)
+
+# An arbitrary constant shared by every cwdrift process: the key of the advisory lock that
+# serialises concurrent migrators on PostgreSQL.
+_MIGRATION_LOCK_KEY = 0x63776472  # "cwdr"
+# How long a SQLite writer waits for another writer's lock before failing (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option asking the SQLite "begin" hook for a write lock up front.
+_IMMEDIATE = "cwdrift_sqlite_immediate"
+
+
+class Database:
+    """One engine and its sessions. Cheap to keep for the life of the process."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            # The raw text may contain a password, so it is not echoed back.
+            raise StoreError(
+                "database URL is not a valid SQLAlchemy URL",
+                fix="use sqlite:///path/to/cwdrift.db or postgresql+psycopg://user@host/dbname",
+            ) from None
+        self.url: URL = parsed
+        self.display_url = parsed.render_as_string(hide_password=True)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        try:
+            self.engine: Engine = self._create_engine(parsed)
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise self._store_error("cannot open the database", exc) from None
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"
+
+    def _create_engine(self, url: URL) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, pool_pre_ping=True)
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
+
+    def _store_error(self, action: str, exc: BaseException) -> StoreError:
+        """A StoreError naming the (password-hidden) URL; never the raw driver text with secrets."""
+        detail = _describe(exc)
+        password = self.url.password
+        if password:
+            detail = detail.replace(str(password), "***")
+        return StoreError(
+            f"{action} at {self.display_url}: {detail}",
+            fix="check that the database server is reachable, the URL in the config "
+            "(database.url) is right, and run `cwdrift migrate` if the schema is missing",
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except SQLAlchemyError as exc:
+            raise self._store_error("database operation failed", exc) from exc
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; a no-op when it is already there."""
+        try:
+            with self.engine.connect() as connection:
+                if self.is_sqlite:
+                    connection.execution_options(**{_IMMEDIATE: True})
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(
+                            select(text(f"pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})"))
+                        )
+                    config = alembic_config(connection)
+                    command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise self._store_error("schema migration failed", exc) from exc
+        log.info("database schema is current", extra={"database": self.display_url})
+
+    def current_revision(self) -> str | None:
+        """The Alembic revision the database is at; None for an empty database."""
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise self._store_error("cannot read the schema revision", exc) from exc
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (for health checks)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("database ping failed: %s", self._store_error("ping failed", exc))
+            return False
+        return True
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, and before a process forks)."""
+        self.engine.dispose()
+
+    def record_check(
+        self,
+        *,
+        tenant_id: str,
+        tenant_name: str,
+        started_at: datetime,
+        finished_at: datetime,
+        snapshot: Snapshot | None,
+        changes: Sequence[Change],
+        findings: Sequence[Finding] | None,
+        error: CwdriftError | None,
+        credential_mode: CredentialMode | None = None,
+    ) -> CheckRecord:
+        """:func:`monitor.store.checks.record_check` in its own committed transaction."""
+        from monitor.store.checks import record_check
+
+        with self.session() as session:
+            return record_check(
+                session,
+                tenant_id=tenant_id,
+                tenant_name=tenant_name,
+                started_at=started_at,
+                finished_at=finished_at,
+                snapshot=snapshot,
+                changes=changes,
+                findings=findings,
+                error=error,
+                credential_mode=credential_mode,
+            )
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic config pointing at the migrations shipped inside the package (works from a wheel)."""
+    location = resources.files("monitor.store") / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _describe(exc: BaseException) -> str:
+    """The driver's first line of explanation, without SQLAlchemy's SQL and parameter dump."""
+    original: Any = getattr(exc, "orig", None)
+    source = original if original is not None else exc
+    first_line = (str(source).strip().splitlines() or [""])[0]
+    name = type(source).__name__
+    return f"{name}: {first_line}" if first_line else name
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (it would otherwise commit DDL
+    # implicitly and never BEGIN before SELECT); the "begin" hook below emits BEGIN instead.
+    # See https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets the web UI read while a check writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

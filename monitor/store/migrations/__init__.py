@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so ``Database.migrate()`` works from a wheel."""

@@ -1,0 +1,1 @@
+"""Alembic revisions. Revision ids are ``NNNN_name``; each names its ``down_revision``."""
