@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import format_datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
+from monitor.resources import templates_dir
 
 SLACK_MAX_BLOCKS = 50  # Block Kit limit per message
 SLACK_MAX_SECTION = 3000  # characters per section text
@@ -147,18 +147,6 @@ def _clip(text: str, limit: int) -> str:
 
 
 # -- email ------------------------------------------------------------------------------------
-
-
-def templates_dir() -> Path:
-    """``templates/`` at the repository root, or ``monitor/templates`` when installed."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "templates", package.parent / "templates"):
-        if (candidate / "email" / "alert.txt.j2").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"email templates not found in {package / 'templates'} or {package.parent / 'templates'};"
-        " reinstall cwdrift or run from the repository"
-    )
 
 
 @cache

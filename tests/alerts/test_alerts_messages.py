@@ -9,10 +9,10 @@ from monitor.alerts.messages import (
     build_slack,
     escape_mrkdwn,
     subject_line,
-    templates_dir,
 )
 from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
 from monitor.findings import Severity
+from monitor.resources import templates_dir
 
 NEW_EVENT = AlertEvent(
     kind=EventKind.NEW,

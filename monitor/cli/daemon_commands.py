@@ -1,0 +1,255 @@
+"""``cwdrift run``, ``status`` and ``silence``: the daemon and what it is doing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from monitor.alerts.dispatch import channel_status
+from monitor.alerts.silences import add_silence, expire_silence, list_silences
+from monitor.cli import render
+from monitor.cli.app import JsonOpt, app, load, parse_when
+from monitor.clock import utcnow
+from monitor.daemon import production_daemon
+from monitor.durations import parse_duration
+from monitor.errors import ConfigError
+from monitor.settings import config_path
+from monitor.store.daemon_tables import daemon_status
+from monitor.store.database import Database
+from monitor.store.history import open_findings, tenant_summaries
+
+silence_app = typer.Typer(help="Silence alerts for a while, with a reason.", no_args_is_help=True)
+app.add_typer(silence_app, name="silence")
+
+
+@app.command()
+def run() -> None:
+    """Run the daemon: check every tenant on its schedule and send alerts, until SIGTERM.
+
+    SIGHUP reloads the config (tenants added, removed, changed) without a restart.
+
+    Example: cwdrift --config /etc/cwdrift/cwdrift.yaml run
+    """
+    from monitor.cli.app import state
+
+    load()  # fail fast, with the file and line, before the daemon starts
+    asyncio.run(production_daemon(config_path(state.config_file)).run())
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """What the monitor is doing: per tenant last check, outcome, next run, open findings.
+
+    Also the daemon's liveness, each channel's delivery health and the active silences.
+
+    Example: cwdrift status --json
+    """
+    loaded = load()
+    now = utcnow()
+    db = Database(loaded.config.database)
+    db.migrate()
+    with db.session() as session:
+        summaries = {s.tenant_id: s for s in tenant_summaries(session)}
+        daemon = daemon_status(session, now)
+        findings = open_findings(session)
+        channels = channel_status(session)
+        silences = list_silences(session, now=now)
+        silence_rows = [
+            {
+                "id": s.id,
+                "tenant": s.tenant,
+                "rule": s.rule,
+                "reason": s.reason,
+                "author": s.author,
+                "expires": s.expires.isoformat(),
+            }
+            for s in silences
+        ]
+    open_by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for finding in findings:
+        open_by_tenant.setdefault(finding.tenant_id, []).append(
+            {
+                "rule": finding.rule_id,
+                "severity": finding.severity.value,
+                "since": _iso(finding.first_failed_at),
+                "actual": finding.actual,
+            }
+        )
+    tenants = []
+    for tenant in loaded.config.tenants:
+        summary = summaries.get(tenant.id)
+        tenants.append(
+            {
+                "tenant": tenant.id,
+                "last_check": _iso(summary.last_started_at if summary else None),
+                "outcome": summary.outcome if summary else None,
+                "error": summary.error_message if summary else None,
+                "consecutive_errors": summary.consecutive_errors if summary else 0,
+                "next_run": _iso(daemon.next_runs.get(tenant.id)),
+                "open_findings": open_by_tenant.get(tenant.id, []),
+            }
+        )
+    data = {
+        "daemon": {
+            "alive": daemon.alive,
+            "nodes": [
+                {
+                    "node": n.node_id,
+                    "role": n.role,
+                    "alive": n.alive,
+                    "last_beat": _iso(n.last_beat_at),
+                    "stopped_at": _iso(n.stopped_at),
+                }
+                for n in daemon.nodes
+            ],
+        },
+        "tenants": tenants,
+        "channels": [
+            {
+                "channel": c.channel,
+                "kind": c.kind,
+                "last_success": _iso(c.last_success_at),
+                "last_error": c.last_error,
+                "permanent_failure": c.permanent_failure,
+                "pending": c.pending,
+            }
+            for c in channels
+        ],
+        "silences": silence_rows,
+    }
+    if as_json:
+        render.print_json(data)
+        return
+    _print_status(data)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    daemon = data["daemon"]
+    alive = "[green]running[/]" if daemon["alive"] else "[yellow]not running[/]"
+    render.out.print(f"daemon: {alive} ({len(daemon['nodes'])} node(s) known)")
+    table = render.Table(title="tenants", title_justify="left")
+    for column in ("tenant", "last check", "outcome", "next run", "open findings"):
+        table.add_column(column, overflow="fold")
+    for row in data["tenants"]:
+        findings = ", ".join(f"{f['rule']} ({f['severity']})" for f in row["open_findings"])
+        outcome = render.styled(str(row["outcome"] or "—"))
+        if row["consecutive_errors"]:
+            outcome += f" ×{row['consecutive_errors']}"
+        table.add_row(
+            row["tenant"],
+            row["last_check"] or "never",
+            outcome,
+            row["next_run"] or "—",
+            findings or "—",
+        )
+    render.out.print(table)
+    for channel in data["channels"]:
+        state = "[red]FAILED (permanent)[/]" if channel["permanent_failure"] else "ok"
+        detail = f": {channel['last_error']}" if channel["last_error"] else ""
+        render.out.print(
+            f"channel {channel['channel']} ({channel['kind']}): {state}, "
+            f"{channel['pending']} pending{render.escape(detail)}"
+        )
+    for silence in data["silences"]:
+        render.out.print(
+            f"silence #{silence['id']}: tenant={silence['tenant'] or '*'} "
+            f"rule={silence['rule'] or '*'} until {silence['expires']} by {silence['author']}: "
+            f"{render.escape(silence['reason'])}"
+        )
+
+
+def _expiry(value: str) -> datetime:
+    """'2d' (from now) or an ISO time."""
+    duration = parse_duration(value)
+    if isinstance(duration, timedelta):
+        return utcnow() + duration
+    moment = parse_when(value, "--expires")
+    if moment is None:
+        raise ConfigError("--expires is required", fix="e.g. --expires 2d")
+    return moment
+
+
+@silence_app.command("add")
+def silence_add(
+    reason: Annotated[str, typer.Option(help="Why (shown in status and reports).")],
+    author: Annotated[str, typer.Option(help="Who silences it.")],
+    expires: Annotated[str, typer.Option(help="A duration like 2d, or an ISO time.")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant id (omit for all).")] = None,
+    rule: Annotated[str | None, typer.Option(help="Rule id (omit for all rules).")] = None,
+) -> None:
+    """Hold back notifications for a tenant and/or rule until it expires.
+
+    Example: cwdrift silence add --tenant acme --reason "tax migration" --author ana --expires 3d
+    """
+    loaded = load()
+    if tenant is not None:
+        loaded.config.tenant(tenant)
+    db = Database(loaded.config.database)
+    db.migrate()
+    with db.session() as session:
+        row = add_silence(
+            session,
+            tenant=tenant,
+            rule=rule,
+            reason=reason,
+            author=author,
+            expires=_expiry(expires),
+            now=utcnow(),
+        )
+        render.out.print(f"silence #{row.id} until {row.expires.isoformat()}")
+
+
+@silence_app.command("list")
+def silence_list(
+    include_expired: Annotated[bool, typer.Option(help="Also show expired silences.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List silences, soonest to expire first.
+
+    Example: cwdrift silence list --json
+    """
+    loaded = load()
+    db = Database(loaded.config.database)
+    db.migrate()
+    with db.session() as session:
+        rows = [
+            {
+                "id": r.id,
+                "tenant": r.tenant,
+                "rule": r.rule,
+                "reason": r.reason,
+                "author": r.author,
+                "expires": r.expires.isoformat(),
+            }
+            for r in list_silences(session, now=utcnow(), include_expired=include_expired)
+        ]
+    if as_json:
+        render.print_json({"silences": rows})
+        return
+    if not rows:
+        render.out.print("No active silences.")
+    for row in rows:
+        render.out.print(
+            f"#{row['id']} tenant={row['tenant'] or '*'} rule={row['rule'] or '*'} "
+            f"until {row['expires']} by {row['author']}: {render.escape(str(row['reason']))}"
+        )
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: Annotated[int, typer.Argument(help="The silence's id.")]) -> None:
+    """End a silence now; the next check delivers what it held back.
+
+    Example: cwdrift silence expire 3
+    """
+    loaded = load()
+    db = Database(loaded.config.database)
+    with db.session() as session:
+        expire_silence(session, silence_id, now=utcnow())
+    render.out.print(f"silence #{silence_id} expired")

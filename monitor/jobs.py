@@ -1,0 +1,237 @@
+"""The use cases, orchestration only: check one tenant, check many, send pending alerts.
+
+    collect (I/O) -> normalize -> evaluate + diff (pure) -> one transaction: record the check and
+    enqueue its alerts (outbox) -> dispatch (I/O)
+
+The CLI, the daemon and the benchmarks all call these functions; none of them knows how a
+check is scheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from monitor.alerts.channels import build_channels
+from monitor.alerts.dispatch import DispatchReport, dispatch_pending
+from monitor.alerts.outbox import TenantRef, enqueue_for_check
+from monitor.baseline import Baseline, load_baseline
+from monitor.clock import utcnow
+from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
+from monitor.connectwise.collect import collect_tenant
+from monitor.connectwise.limits import HostLimits
+from monitor.connectwise.normalize import normalize
+from monitor.engine import diff, evaluate
+from monitor.errors import ConnectWiseError, CwdriftError
+from monitor.findings import Change, Finding
+from monitor.settings import Config, LoadedConfig, TenantConfig
+from monitor.snapshot import CredentialMode, Snapshot
+from monitor.store.checks import latest_snapshot, record_check
+from monitor.store.database import Database
+from monitor.waivers import effective_waivers
+
+log = logging.getLogger("cwdrift.jobs")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Runtime:
+    """What checks share within one process: config, baseline, database and host limits."""
+
+    loaded: LoadedConfig
+    baseline: Baseline
+    db: Database
+    limits: HostLimits
+    transport: httpx.AsyncBaseTransport | None = None  # tests and benchmarks may inject one
+    clock: Clock = utcnow
+
+    @classmethod
+    def open(
+        cls,
+        loaded: LoadedConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = utcnow,
+        migrate: bool = True,
+    ) -> Runtime:
+        db = Database(loaded.config.database)
+        if migrate:
+            db.migrate()
+        cw = loaded.config.connectwise
+        return cls(
+            loaded=loaded,
+            baseline=load_baseline(loaded.baseline_path),
+            db=db,
+            limits=HostLimits(
+                concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute
+            ),
+            transport=transport,
+            clock=clock,
+        )
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+
+@dataclass
+class TenantResult:
+    """One tenant's check, as the CLI prints it and tests assert it."""
+
+    tenant_id: str
+    name: str
+    checked_at: datetime
+    status: str  # "compliant" | "drift" | "error"
+    credential_mode: CredentialMode | None = None
+    error: CwdriftError | None = None
+    findings: list[Finding] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    alerts_queued: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant_id,
+            "name": self.name,
+            "status": self.status,
+            "credential_mode": self.credential_mode.value if self.credential_mode else None,
+            "error": self.error.as_dict() if self.error else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+async def check_tenant(rt: Runtime, tenant: TenantConfig) -> TenantResult:
+    """Collect, evaluate and record one tenant. Never raises for a tenant's own failure."""
+    started = rt.clock()
+    snapshot: Snapshot | None = None
+    error: CwdriftError | None = None
+    try:
+        snapshot = await _collect(rt, tenant, started)
+    except ConnectWiseError as exc:
+        error = exc
+    except CwdriftError as exc:  # e.g. a site refused as plain http
+        error = exc
+    log.info(
+        "collected tenant=%s outcome=%s",
+        tenant.id,
+        "error" if error else "ok",
+        extra={"tenant": tenant.id},
+    )
+    # The store is synchronous; keep the event loop free for other tenants' reads.
+    return await asyncio.to_thread(_record, rt, tenant, started, snapshot, error)
+
+
+async def _collect(rt: Runtime, tenant: TenantConfig, started: datetime) -> Snapshot:
+    cw = rt.config.connectwise
+    async with ConnectWiseClient(
+        tenant.site,
+        tenant.company_id,
+        tenant.public_key,
+        tenant.private_key,
+        tenant.client_id,
+        transport=rt.transport,
+        limits=rt.limits,
+        retry=RetryPolicy(attempts=cw.max_attempts),
+        timeout=cw.timeout_seconds,
+        tenant=tenant.id,
+    ) as client:
+        raw = await collect_tenant(
+            client, tenant_id=tenant.id, integration_member=tenant.integration_member
+        )
+    return normalize(raw, started)
+
+
+def _record(
+    rt: Runtime,
+    tenant: TenantConfig,
+    started: datetime,
+    snapshot: Snapshot | None,
+    error: CwdriftError | None,
+) -> TenantResult:
+    """One transaction: the check, its changes, finding states and the alerts they cause."""
+    now = rt.clock()
+    findings: list[Finding] | None = None
+    changes: list[Change] = []
+    with rt.db.session() as session:
+        if snapshot is not None:
+            previous = latest_snapshot(session, tenant.id)
+            waivers = effective_waivers(session, tenant, now)
+            findings = evaluate(rt.baseline, snapshot, tenant.options, waivers, now)
+            changes = diff(previous, snapshot)
+        record = record_check(
+            session,
+            tenant_id=tenant.id,
+            tenant_name=tenant.name,
+            started_at=started,
+            finished_at=now,
+            snapshot=snapshot,
+            changes=changes,
+            findings=findings,
+            error=error,
+        )
+        queued = enqueue_for_check(
+            session,
+            tenant=TenantRef(id=tenant.id, name=tenant.name, tags=tuple(tenant.tags)),
+            findings=findings,
+            error=error,
+            changes=changes,
+            who=_who_changed(snapshot),
+            now=now,
+            policy=rt.config.notify,
+        )
+    return TenantResult(
+        tenant_id=tenant.id,
+        name=tenant.name,
+        checked_at=started,
+        status=record.outcome,
+        credential_mode=snapshot.credential_mode if snapshot else None,
+        error=error,
+        findings=findings or [],
+        changes=changes,
+        alerts_queued=len(queued),
+    )
+
+
+def _who_changed(snapshot: Snapshot | None) -> Mapping[str, tuple[str | None, str | None]]:
+    """Setting key -> (ConnectWise updatedBy, lastUpdated), for alerts that say who changed it."""
+    if snapshot is None:
+        return {}
+    return {
+        key: (s.updated_by, s.last_updated)
+        for key, s in snapshot.settings.items()
+        if s.updated_by is not None or s.last_updated is not None
+    }
+
+
+async def check_many(
+    rt: Runtime, tenants: Iterable[TenantConfig], *, in_flight: int | None = None
+) -> list[TenantResult]:
+    """Check tenants concurrently, at most ``in_flight`` at once; one failure never stops others."""
+    limit = asyncio.Semaphore(in_flight or rt.config.daemon.tenants_in_flight)
+
+    async def one(tenant: TenantConfig) -> TenantResult:
+        async with limit:
+            return await check_tenant(rt, tenant)
+
+    return list(await asyncio.gather(*(one(t) for t in tenants)))
+
+
+async def dispatch(rt: Runtime) -> DispatchReport:
+    """Send every due outbox message to its channel."""
+    channels = build_channels(rt.config.notify)
+    return await dispatch_pending(rt.db, channels, rt.clock())
+
+
+def select_tenants(loaded: LoadedConfig, tenant_ids: Sequence[str] | None) -> list[TenantConfig]:
+    """The tenants named (each must exist), or all of them."""
+    config = loaded.config
+    if not tenant_ids:
+        return list(config.tenants)
+    return [config.tenant(tenant_id) for tenant_id in tenant_ids]
