@@ -1,18 +1,18 @@
 """The exception tree. Every error says what failed and how to fix it, and never carries a secret.
 
-    CwdriftError                      base; ``kind`` is a stable short name stored on check runs
-    ├── ConfigError                   a config or baseline file is invalid (names file, field, fix)
-    ├── ConnectWiseError              a read from ConnectWise failed; ``transient`` drives retries
-    │   ├── AuthenticationFailed      401, or ConnectWise's "UserNotAuthenticated"
-    │   ├── PermissionDenied          403 on a named endpoint; names the missing permission
-    │   ├── NotFound                  404 (on cloud this can also mean bad authentication)
-    │   ├── RateLimited               429 after the retry budget; carries ``retry_after``
-    │   ├── ServerError               5xx after the retry budget
-    │   ├── ConnectionFailed          DNS, refused, reset, TLS, timeout after the retry budget
-    │   ├── MalformedResponse         not JSON, or JSON of the wrong shape
-    │   └── IncompleteRead            a read ended early (e.g. paging broke mid-way)
-    ├── StoreError                    the database refused a write or read
-    └── DeliveryError                 a notification could not be sent; ``permanent`` or not
+CwdriftError                      base; ``kind`` is a stable short name stored on check runs
+├── ConfigError                   a config or baseline file is invalid (names file, field, fix)
+├── ConnectWiseError              a read from ConnectWise failed; ``transient`` drives retries
+│   ├── AuthenticationFailed      401, or ConnectWise's "UserNotAuthenticated"
+│   ├── PermissionDenied          403 on a named endpoint; names the missing permission
+│   ├── NotFound                  404 (on cloud this can also mean bad authentication)
+│   ├── RateLimited               429 after the retry budget; carries ``retry_after``
+│   ├── ServerError               5xx after the retry budget
+│   ├── ConnectionFailed          DNS, refused, reset, TLS, timeout after the retry budget
+│   ├── MalformedResponse         not JSON, or JSON of the wrong shape
+│   └── IncompleteRead            a read ended early (e.g. paging broke mid-way)
+├── StoreError                    the database refused a write or read
+└── DeliveryError                 a notification could not be sent; ``permanent`` or not
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from monitor.snapshot import Value
 
 
 class Status(StrEnum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 (a rule status, not a password)
     FAIL = "fail"
     UNKNOWN = "unknown"  # could not be read: never reported as drift
     WAIVED = "waived"  # failing, but an accepted deviation pins the actual value
@@ -48,7 +48,8 @@ class Finding:
     """One rule's result for one tenant at one check.
 
     ``expected`` and ``actual`` are human-readable strings ("All", "off", "Account");
-    ``keys`` are the snapshot settings the rule read, so alerts and history can say who changed them.
+    ``keys`` are the snapshot settings the rule read, so alerts and history can say who
+    changed them.
     """
 
     rule_id: str

@@ -25,7 +25,7 @@ class TenantOptions(BaseModel):
     )
     class_segments: tuple[int, ...] = Field(
         default=(),
-        description="Account segment numbers (1-10) allowed to be typed 'Class' instead of 'Account'.",
+        description="Account segments (1-10) allowed to be typed 'Class' instead of 'Account'.",
     )
     least_privilege: bool = Field(
         default=False,

@@ -51,7 +51,7 @@ _SLUG_RUN = re.compile(r"[^a-z0-9]+")
 
 
 def slug(text: str) -> str:
-    """UI name to key part, tolerant of case, spacing and punctuation: 'Time & Expense' -> 'time_expense'."""
+    """UI name to key part, tolerant of case and punctuation: 'Time & Expense' -> 'time_expense'."""
     return _SLUG_RUN.sub("_", text.strip().lower()).strip("_")
 
 
@@ -69,7 +69,7 @@ def section_of(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One observed setting. ``updated_by``/``last_updated`` come from ConnectWise ``_info`` when given."""
+    """One observed setting; ``updated_by``/``last_updated`` come from ConnectWise ``_info``."""
 
     key: str
     label: str
