@@ -1,10 +1,20 @@
-"""Shared fixtures. Area fixtures live in each tests/<area>/conftest.py."""
+"""Shared fixtures: PostgreSQL from the environment and databases on both engines.
+
+Area fixtures live in each tests/<area>/conftest.py; helpers they share by import live in
+uniquely named modules beside them (a ``from conftest import`` would pick whichever conftest
+was imported first).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from monitor.store.database import Database
+from monitor.store.scratch import scratch_postgres
 
 
 @pytest.fixture
@@ -14,3 +24,28 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("PostgreSQL not configured: set CWDRIFT_TEST_POSTGRES_URL to run this test")
     return url
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of this test's own."""
+    with scratch_postgres(postgres_url, prefix="cwdrift_test") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database's URL (not migrated): a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/data/cwdrift.db"
+        return
+    yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A database migrated to head, on each engine."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()

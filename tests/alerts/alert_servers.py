@@ -9,24 +9,19 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from monitor.simulator.server import serve_asgi
-from monitor.store.database import Database
 
 SMTP_USER = "cwdrift"
 SMTP_PASSWORD = "hunter2-smtp-password"
@@ -34,42 +29,6 @@ GOOD_TOKEN = "xoxb-good-hunter2token"
 REVOKED_TOKEN = "xoxb-revoked-hunter2token"
 BUSY_TOKEN = "xoxb-busy-hunter2token"
 RETRY_AFTER_SECONDS = 7
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/cwdrift.db"
-        return
-    yield from _fresh_postgres(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database only (tests about concurrent dispatchers)."""
-    yield from _fresh_postgres(postgres_url)
-
-
-def _fresh_postgres(postgres_url: str) -> Iterator[str]:
-    base = make_url(postgres_url)
-    name = f"cwdrift_alerts_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield base.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 # -- Slack ------------------------------------------------------------------------------------
