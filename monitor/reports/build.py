@@ -1,0 +1,534 @@
+"""Build the weekly report from the store: a few set-based reads, then pure assembly.
+
+Everything is computed as of the period end from the *history* tables, so a report for a past
+week says what was true then, not now:
+
+* finding status at a moment = its last ``finding_transition`` before that moment; a failing
+  streak starts at a transition into ``fail`` and survives ``unknown`` (an unreadable rule is
+  not a fix), exactly as the store keeps ``first_failed_at``;
+* *new* = a streak began this week and the rule never failed before; *regressed* = a streak
+  began and the rule had been resolved earlier; *resolved* = a streak ended (pass, or waived:
+  "accepted deviation"), with the time it took;
+* warning-severity findings are advisory: never violations, never in the score.
+
+The period is half-open, ``[since, until)``: a check at exactly ``until`` belongs to next week.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from monitor.alerts.config import Silence
+from monitor.alerts.silences import list_silences
+from monitor.clock import ensure_utc
+from monitor.findings import Severity, Status
+from monitor.options import Waiver
+from monitor.reports.model import (
+    FindingEvent,
+    Score,
+    SettingChangeItem,
+    SilenceItem,
+    TenantScore,
+    TrendPoint,
+    UncheckedTenant,
+    Violation,
+    WaiverItem,
+    WeeklyReport,
+)
+from monitor.reports.period import custom, week_label, zone
+from monitor.store.checks import Outcome
+from monitor.store.codec import decode_keys, decode_value
+from monitor.store.tables import (
+    CheckRunTable,
+    FindingStateTable,
+    FindingTransitionTable,
+    SettingChangeTable,
+)
+from monitor.waivers import CONFIG, database_waivers
+
+TREND_WEEKS = 8
+WARNING_DAYS = 14
+_FAILING = Status.FAIL.value
+_ENDS_STREAK = (Status.PASS.value, Status.WAIVED.value)
+_COUNTED = (Status.PASS.value, Status.FAIL.value, Status.WAIVED.value)
+
+
+class ReportTenant(Protocol):
+    """What the report needs of a configured tenant (``monitor.settings.TenantConfig`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def waivers(self) -> Sequence[Waiver]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    tenant_id: str
+    rule_id: str
+    at: datetime
+    to_status: str
+    severity: str
+    label: str
+    expected: str
+    actual: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ErrorStreak:
+    since: datetime
+    count: int
+    kind: str | None
+    message: str | None
+
+
+def build_weekly(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    tenants: Sequence[ReportTenant],
+    now: datetime,
+    label: str | None = None,
+    timezone: str = "UTC",
+    config_silences: Sequence[Silence] = (),
+    warning_days: int = WARNING_DAYS,
+) -> WeeklyReport:
+    """The report for ``[since, until)`` over ``tenants``.
+
+    ``label`` names the period (default: its dates); ``timezone`` labels the trend's ISO weeks.
+    ``config_silences`` are the config file's ``notify.silences`` (the database's are read here).
+    """
+    span = custom(since, until)
+    since, until = span.since, span.until
+    tz = zone(timezone)
+    names = {t.id: t.name for t in tenants}
+    ids = list(names)
+    transitions = _transitions(session, ids, until)
+    keys = _finding_keys(session, ids)
+    window = timedelta(days=warning_days)
+
+    history = _History(transitions)
+    trend = tuple(
+        TrendPoint(
+            # The week that ends at this point (an instant before its end lies inside it).
+            week=week_label(until - timedelta(weeks=k, seconds=1), tz),
+            until=until - timedelta(weeks=k),
+            score=history.fleet_score(ids, until - timedelta(weeks=k)),
+        )
+        for k in range(TREND_WEEKS - 1, -1, -1)
+    )
+    violations = history.violations(names, keys, until)
+    open_counts: dict[str, int] = defaultdict(int)
+    for v in violations:
+        open_counts[v.tenant_id] += 1
+    scores = tuple(
+        TenantScore(
+            tenant_id=tenant_id,
+            name=names[tenant_id],
+            score=history.score(tenant_id, until),
+            previous=history.score(tenant_id, until - timedelta(weeks=1)),
+            open_violations=open_counts[tenant_id],
+        )
+        for tenant_id in ids
+    )
+    new, resolved, regressed = history.events(names, keys, since, until)
+    return WeeklyReport(
+        label=label or span.label,
+        since=since,
+        until=until,
+        generated_at=ensure_utc(now),
+        fleet=sum((s.score for s in scores), Score(0, 0)),
+        trend=trend,
+        tenants=tuple(sorted(scores, key=_worst_first)),
+        violations=tuple(violations),
+        new=tuple(new),
+        resolved=tuple(resolved),
+        regressed=tuple(regressed),
+        changes=tuple(_changes(session, names, since, until)),
+        unchecked=tuple(_unchecked(session, names, until)),
+        waivers=tuple(_waivers(session, tenants, until, window)),
+        silences=tuple(_silences(session, config_silences, set(ids), until, window)),
+        warning_days=warning_days,
+    )
+
+
+def history_command(tenant_id: str, keys: Sequence[str]) -> str:
+    """The command that digs into an item: the history of the first setting it read."""
+    if not keys:
+        return f"cwdrift show --tenant {tenant_id}"
+    return f'cwdrift history --tenant {tenant_id} --setting "{keys[0].replace(chr(34), "")}"'
+
+
+def _worst_first(score: TenantScore) -> tuple[float, str]:
+    percent = score.score.percent
+    return (101.0 if percent is None else percent, score.tenant_id)
+
+
+class _History:
+    """Replays each (tenant, rule)'s transitions; all questions are answered from memory."""
+
+    def __init__(self, transitions: Iterable[_Transition]) -> None:
+        self.by_rule: dict[tuple[str, str], list[_Transition]] = defaultdict(list)
+        for t in transitions:  # ordered by tenant, rule, time
+            self.by_rule[(t.tenant_id, t.rule_id)].append(t)
+        self.by_tenant: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for key in self.by_rule:
+            self.by_tenant[key[0]].append(key)
+
+    def state_at(self, key: tuple[str, str], moment: datetime) -> _Transition | None:
+        last = None
+        for t in self.by_rule[key]:
+            if t.at >= moment:
+                break
+            last = t
+        return last
+
+    def score(self, tenant_id: str, moment: datetime) -> Score:
+        passing = applicable = 0
+        for key in self.by_tenant.get(tenant_id, ()):
+            state = self.state_at(key, moment)
+            if state is None or state.severity == Severity.WARNING.value:
+                continue
+            if state.to_status in _COUNTED:
+                applicable += 1
+                passing += state.to_status != _FAILING
+        return Score(passing, applicable)
+
+    def fleet_score(self, tenant_ids: Iterable[str], moment: datetime) -> Score:
+        return sum((self.score(t, moment) for t in tenant_ids), Score(0, 0))
+
+    def streak_start(self, key: tuple[str, str], moment: datetime) -> datetime | None:
+        """When the failing streak in force just before ``moment`` began (None: not failing)."""
+        start: datetime | None = None
+        for t in self.by_rule[key]:
+            if t.at >= moment:
+                break
+            if t.to_status == _FAILING:
+                start = start or t.at
+            elif t.to_status in _ENDS_STREAK:
+                start = None
+        return start
+
+    def violations(
+        self,
+        names: Mapping[str, str],
+        keys: Mapping[tuple[str, str], tuple[str, ...]],
+        until: datetime,
+    ) -> list[Violation]:
+        found = []
+        for tenant_id in names:
+            for key in self.by_tenant.get(tenant_id, ()):
+                state = self.state_at(key, until)
+                if state is None or state.to_status != _FAILING:
+                    continue
+                if state.severity == Severity.WARNING.value:
+                    continue
+                started = self.streak_start(key, until) or state.at
+                found.append(
+                    Violation(
+                        tenant_id=tenant_id,
+                        tenant_name=names[tenant_id],
+                        rule_id=state.rule_id,
+                        label=state.label,
+                        severity=state.severity,
+                        expected=state.expected,
+                        actual=state.actual,
+                        first_failed_at=started,
+                        age=until - started,
+                        command=history_command(tenant_id, keys.get(key, ())),
+                    )
+                )
+        # Critical on top, then by severity; newest failure first within a severity.
+        found.sort(key=lambda v: (v.first_failed_at, v.tenant_id, v.rule_id), reverse=True)
+        found.sort(key=lambda v: -Severity(v.severity).rank)
+        return found
+
+    def events(
+        self,
+        names: Mapping[str, str],
+        keys: Mapping[tuple[str, str], tuple[str, ...]],
+        since: datetime,
+        until: datetime,
+    ) -> tuple[list[FindingEvent], list[FindingEvent], list[FindingEvent]]:
+        new: list[FindingEvent] = []
+        resolved: list[FindingEvent] = []
+        regressed: list[FindingEvent] = []
+        for tenant_id in names:
+            for key in self.by_tenant.get(tenant_id, ()):
+                command = history_command(tenant_id, keys.get(key, ()))
+                start: datetime | None = None
+                last_resolved: datetime | None = None
+                for t in self.by_rule[key]:
+                    if t.at >= until:
+                        break
+                    in_week = t.at >= since and t.severity != Severity.WARNING.value
+                    if t.to_status == _FAILING and start is None:
+                        start = t.at
+                        if in_week:
+                            event = _event(t, names, command, "new")
+                            if last_resolved is None:
+                                new.append(event)
+                            else:
+                                regressed.append(
+                                    _event(
+                                        t, names, command, "regressed", last_resolved=last_resolved
+                                    )
+                                )
+                    elif t.to_status in _ENDS_STREAK and start is not None:
+                        if in_week:
+                            resolved.append(
+                                _event(t, names, command, "resolved", time_to_fix=t.at - start)
+                            )
+                        start, last_resolved = None, t.at
+        for events in (new, resolved, regressed):
+            events.sort(key=lambda e: (e.at, e.tenant_id, e.rule_id))
+        return new, resolved, regressed
+
+
+def _event(
+    t: _Transition,
+    names: Mapping[str, str],
+    command: str,
+    kind: str,
+    *,
+    time_to_fix: timedelta | None = None,
+    last_resolved: datetime | None = None,
+) -> FindingEvent:
+    return FindingEvent(
+        kind=kind,
+        tenant_id=t.tenant_id,
+        tenant_name=names[t.tenant_id],
+        rule_id=t.rule_id,
+        label=t.label,
+        severity=t.severity,
+        at=t.at,
+        to_status=t.to_status,
+        expected=t.expected,
+        actual=t.actual,
+        time_to_fix=time_to_fix,
+        last_resolved_at=last_resolved,
+        command=command,
+    )
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def _transitions(session: Session, tenant_ids: list[str], until: datetime) -> list[_Transition]:
+    t = FindingTransitionTable
+    rows = session.exec(
+        select(t)
+        .where(col(t.tenant_id).in_(tenant_ids), col(t.at) < until)
+        .order_by(col(t.tenant_id), col(t.rule_id), col(t.at), col(t.id))
+    )
+    return [
+        _Transition(
+            tenant_id=row.tenant_id,
+            rule_id=row.rule_id,
+            at=ensure_utc(row.at),
+            to_status=row.to_status,
+            severity=row.severity,
+            label=row.label,
+            expected=row.expected,
+            actual=row.actual,
+        )
+        for row in rows
+    ]
+
+
+def _finding_keys(
+    session: Session, tenant_ids: list[str]
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    s = FindingStateTable
+    rows = session.exec(
+        select(s.tenant_id, s.rule_id, s.keys).where(col(s.tenant_id).in_(tenant_ids))
+    )
+    return {(tenant_id, rule_id): decode_keys(keys) for tenant_id, rule_id, keys in rows}
+
+
+def _changes(
+    session: Session, names: Mapping[str, str], since: datetime, until: datetime
+) -> list[SettingChangeItem]:
+    c = SettingChangeTable
+    rows = session.exec(
+        select(c)
+        .where(
+            col(c.tenant_id).in_(list(names)),
+            col(c.observed_at) >= since,
+            col(c.observed_at) < until,
+        )
+        .order_by(col(c.observed_at), col(c.tenant_id), col(c.id))
+    )
+    return [
+        SettingChangeItem(
+            tenant_id=row.tenant_id,
+            tenant_name=names[row.tenant_id],
+            observed_at=ensure_utc(row.observed_at),
+            key=row.key,
+            label=row.label,
+            old=decode_value(row.old),
+            new=decode_value(row.new),
+            changed_by=row.changed_by,
+            changed_at=row.changed_at,
+            command=history_command(row.tenant_id, (row.key,)),
+        )
+        for row in rows
+    ]
+
+
+def _unchecked(
+    session: Session, names: Mapping[str, str], until: datetime
+) -> list[UncheckedTenant]:
+    """Tenants whose newest run before ``until`` failed (with the streak), or that had none."""
+    run = CheckRunTable
+    ids = list(names)
+    last_good = (
+        sa_select(col(run.tenant_id).label("tenant_id"), func.max(run.started_at).label("at"))
+        .where(
+            col(run.tenant_id).in_(ids),
+            col(run.outcome) != Outcome.ERROR.value,
+            col(run.started_at) < until,
+        )
+        .group_by(col(run.tenant_id))
+        .subquery()
+    )
+    errors = session.connection().execute(
+        sa_select(
+            col(run.tenant_id),
+            col(run.started_at),
+            col(run.error_kind),
+            col(run.error_message),
+        )
+        .outerjoin(last_good, last_good.c.tenant_id == col(run.tenant_id))
+        .where(
+            col(run.tenant_id).in_(ids),
+            col(run.outcome) == Outcome.ERROR.value,
+            col(run.started_at) < until,
+            or_(last_good.c.at.is_(None), col(run.started_at) > last_good.c.at),
+        )
+        .order_by(col(run.tenant_id), col(run.started_at), col(run.id))
+    )
+    streaks: dict[str, _ErrorStreak] = {}
+    for tenant_id, started, kind, message in errors:
+        started = ensure_utc(started)
+        previous = streaks.get(tenant_id)
+        streaks[tenant_id] = _ErrorStreak(
+            since=previous.since if previous else started,
+            count=(previous.count if previous else 0) + 1,
+            kind=kind,
+            message=message,
+        )
+    checked = set(
+        session.exec(
+            select(run.tenant_id)
+            .where(col(run.tenant_id).in_(ids), col(run.started_at) < until)
+            .distinct()
+        )
+    )
+    found = []
+    for tenant_id, name in names.items():
+        streak = streaks.get(tenant_id)
+        if streak is not None:
+            found.append(
+                UncheckedTenant(
+                    tenant_id=tenant_id,
+                    name=name,
+                    since=streak.since,
+                    consecutive_errors=streak.count,
+                    error_kind=streak.kind,
+                    error_message=streak.message,
+                    command=f"cwdrift check --tenant {tenant_id}",
+                )
+            )
+        elif tenant_id not in checked:
+            found.append(
+                UncheckedTenant(
+                    tenant_id=tenant_id,
+                    name=name,
+                    since=None,
+                    consecutive_errors=0,
+                    error_kind=None,
+                    error_message="never checked",
+                    command=f"cwdrift check --tenant {tenant_id}",
+                )
+            )
+    # Longest-broken first; never-checked tenants last.
+    found.sort(key=lambda u: (u.since is None, u.since or until, u.tenant_id))
+    return found
+
+
+def _waivers(
+    session: Session, tenants: Sequence[ReportTenant], until: datetime, window: timedelta
+) -> list[WaiverItem]:
+    names = {t.id: t.name for t in tenants}
+    entries: list[tuple[str, Waiver, str]] = [(t.id, w, CONFIG) for t in tenants for w in t.waivers]
+    entries += [
+        (s.tenant_id, s.waiver, s.source)
+        for s in database_waivers(session)
+        if s.tenant_id in names and (s.created_at is None or s.created_at < until)
+    ]
+    items = [
+        WaiverItem(
+            tenant_id=tenant_id,
+            tenant_name=names[tenant_id],
+            rule=w.rule,
+            value=w.value,
+            reason=w.reason,
+            accepted_by=w.accepted_by,
+            expires=w.expires,
+            source=source,
+            expiring_soon=w.expires <= until + window,
+            command=f"cwdrift waivers --tenant {tenant_id}",
+        )
+        for tenant_id, w, source in entries
+        if w.expires > until
+    ]
+    items.sort(key=lambda w: (w.expires, w.tenant_id, w.rule))
+    return items
+
+
+def _silences(
+    session: Session,
+    config_silences: Sequence[Silence],
+    tenant_ids: set[str],
+    until: datetime,
+    window: timedelta,
+) -> list[SilenceItem]:
+    entries: list[tuple[Silence, str]] = [(s, CONFIG) for s in config_silences]
+    for row in list_silences(session, now=until):
+        if ensure_utc(row.created_at) < until:
+            silence = Silence(
+                tenant=row.tenant,
+                rule=row.rule,
+                reason=row.reason,
+                author=row.author,
+                expires=row.expires,
+            )
+            entries.append((silence, "database"))
+    items = [
+        SilenceItem(
+            tenant=s.tenant,
+            rule=s.rule,
+            reason=s.reason,
+            author=s.author,
+            expires=s.expires,
+            source=source,
+        )
+        for s, source in entries
+        if until < s.expires <= until + window and (s.tenant is None or s.tenant in tenant_ids)
+    ]
+    items.sort(key=lambda s: (s.expires, s.tenant or "", s.rule or ""))
+    return items
