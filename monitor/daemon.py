@@ -48,11 +48,16 @@ log = logging.getLogger("cwdrift.daemon")
 
 RunCheck = Callable[[LoadedConfig, TenantConfig], Awaitable[None]]
 Dispatch = Callable[[LoadedConfig], Awaitable[None]]
+# Other periodic work (weekly report, retention): (job id, interval or cron, step). The step gets
+# the config in force when it runs, so a SIGHUP reload reaches it too.
+PeriodicJob = tuple[str, "timedelta | str", Callable[[LoadedConfig], Awaitable[None]]]
 Clock = Callable[[], datetime]
 
 DEFAULT_GRACE = timedelta(seconds=30)
 # Rows of daemons silent this long are deleted at start; every restart adds one.
 NODE_RETENTION = timedelta(days=7)
+REPORT_POLL = timedelta(minutes=5)
+RETENTION_EVERY = timedelta(hours=6)
 ROLE = "single"  # one process runs clock and checks; see docs/scheduling for multi-node
 
 
@@ -96,8 +101,10 @@ class Daemon:
         clock: Clock = utcnow,
         grace: timedelta = DEFAULT_GRACE,
         beat_every: timedelta = BEAT_INTERVAL,
+        periodic: Sequence[PeriodicJob] = (),
     ) -> None:
         self.config_path = config_path
+        self._periodic = tuple(periodic)
         self._run_check = run_check
         self._dispatch = dispatch
         self._open_db = open_db
@@ -180,10 +187,23 @@ class Daemon:
         scheduler.reconcile(schedules_of(loaded), last_checks)
         scheduler.add_periodic("dispatch", loaded.config.daemon.dispatch_every, self.dispatch)
         scheduler.add_periodic("heartbeat", self._beat_every, self.beat)
+        for job_id, every, step in self._periodic:
+            scheduler.add_periodic(job_id, every, self._periodic_step(job_id, step))
         self._scheduler = scheduler
         scheduler.start()
         await self._record_next_runs(prune=True)
         log.info("daemon started node=%s config=%s", self.node_id, self.config_path)
+
+    def _periodic_step(
+        self, job_id: str, step: Callable[[LoadedConfig], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                await step(self.loaded)
+            except CwdriftError as exc:  # logged and retried at the next period
+                log.error("periodic job %s failed: %s", job_id, exc)
+
+        return run
 
     async def check(self, tenant_id: str) -> None:
         """One scheduled check. A failure is logged and isolated: other tenants carry on."""
@@ -351,7 +371,23 @@ def production_daemon(path: Path) -> Daemon:
     async def dispatch(loaded: LoadedConfig) -> None:
         await jobs.dispatch(runtime(loaded))
 
-    return Daemon(path, run_check=run_check, dispatch=dispatch, open_db=Database)
+    async def weekly_report(loaded: LoadedConfig) -> None:
+        await jobs.send_report_if_due(runtime(loaded))
+
+    async def retention(loaded: LoadedConfig) -> None:
+        await jobs.prune(runtime(loaded))
+
+    return Daemon(
+        path,
+        run_check=run_check,
+        dispatch=dispatch,
+        open_db=Database,
+        periodic=(
+            # Polled: the report's slot is in report.timezone and a missed one catches up.
+            ("weekly-report", REPORT_POLL, weekly_report),
+            ("retention", RETENTION_EVERY, retention),
+        ),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,10 +30,12 @@ from monitor.connectwise.normalize import normalize
 from monitor.engine import diff, evaluate
 from monitor.errors import ConnectWiseError, CwdriftError
 from monitor.findings import Change, Finding
+from monitor.reports.send import report_due, send_weekly
 from monitor.settings import Config, LoadedConfig, TenantConfig
 from monitor.snapshot import CredentialMode, Snapshot
 from monitor.store.checks import latest_snapshot, record_check
 from monitor.store.database import Database
+from monitor.store.history import prune_checks
 from monitor.waivers import effective_waivers
 
 log = logging.getLogger("cwdrift.jobs")
@@ -227,6 +229,27 @@ async def dispatch(rt: Runtime) -> DispatchReport:
     """Send every due outbox message to its channel."""
     channels = build_channels(rt.config.notify)
     return await dispatch_pending(rt.db, channels, rt.clock())
+
+
+async def send_report_if_due(rt: Runtime) -> list[str]:
+    """The weekly report, once its slot has passed this week (sending is idempotent per week)."""
+    now = rt.clock()
+    if not report_due(rt.config.report, now):
+        return []
+    return await send_weekly(rt, now)
+
+
+async def prune(rt: Runtime) -> int:
+    """Retention: drop redundant check rows older than the horizon; changes stay forever."""
+    cutoff = rt.clock() - rt.config.retention.check_rows
+
+    def run() -> int:
+        with rt.db.session() as session:
+            return prune_checks(session, older_than=cutoff)
+
+    deleted = await asyncio.to_thread(run)
+    log.info("retention pruned %d check rows older than %s", deleted, cutoff.isoformat())
+    return deleted
 
 
 def select_tenants(loaded: LoadedConfig, tenant_ids: Sequence[str] | None) -> list[TenantConfig]:

@@ -5,8 +5,10 @@ The report goes through the same outbox as alerts (one row per channel of
 and a daemon restart mid-send never loses it. Queuing is idempotent per week and channel: a
 second call for the same week queues nothing, so a re-run or a second node cannot double-send.
 
-The daemon schedules :func:`send_weekly` with :func:`report_cron` (default Monday 08:00 in
-``report.timezone``).
+The daemon polls :func:`report_due` every few minutes and calls :func:`send_weekly` when the
+configured slot (default Monday 08:00 in ``report.timezone``) has passed this week; polling
+instead of a cron trigger keeps the report's own timezone (the scheduler runs in UTC) and
+catches up after downtime, and the idempotent queue makes repeated calls harmless.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
@@ -35,13 +37,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("cwdrift.reports")
 
 FLEET = "*"  # the outbox's tenant column for messages about the whole fleet
-_WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 0}
+_ISO_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def report_cron(report: ReportConfig) -> str:
-    """The 5-field cron of the weekly send, to evaluate in ``report.timezone``."""
-    hour, minute = report.time.split(":")
-    return f"{int(minute)} {int(hour)} * * {_WEEKDAYS[report.weekday]}"
+def report_due(report: ReportConfig, now: datetime) -> bool:
+    """True once this week's slot (weekday and time in ``report.timezone``) has passed."""
+    local = now.astimezone(zone(report.timezone))
+    hour, minute = (int(part) for part in report.time.split(":"))
+    slot_day = _ISO_WEEKDAYS.index(report.weekday)
+    slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0) + timedelta(
+        days=slot_day - local.weekday()
+    )
+    return report.enabled and local >= slot
 
 
 def last_week_report(session: Session, config: Config, now: datetime) -> WeeklyReport:

@@ -78,3 +78,28 @@ def test_status_shows_outcomes_open_findings_channels_and_silences(demo_env: Env
     assert [c["channel"] for c in data["channels"]] == ["demo-slack"]
     assert [(s["tenant"], s["author"]) for s in data["silences"]] == [("acme", "ana")]
     assert "hooks" not in out and "services/T0" not in out  # the webhook URL is a secret
+
+
+def test_a_waiver_added_from_the_cli_silences_exactly_the_pinned_value(demo_env: Env) -> None:
+    rule = "transfer-expenses-as-bill-is-off"
+    code, out = demo_env.run(
+        "waive",
+        "--tenant",
+        "globex",
+        "--rule",
+        rule,
+        "--value",
+        "on",
+        "--reason",
+        "bills reconciled by hand until Q1",
+        "--by",
+        "ana@globex.example",
+        "--expires",
+        "30d",
+    )
+    assert code == 0, out
+    code, out = demo_env.run("check", "--tenant", "globex", "--json")
+    assert code == 0  # waived is not drift
+    [finding] = [f for f in json.loads(out)["tenants"][0]["findings"] if f["rule"] == rule]
+    assert finding["status"] == "waived"
+    assert slack_texts(demo_env, "globex") == []

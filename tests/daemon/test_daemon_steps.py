@@ -349,3 +349,37 @@ def test_the_entry_point_exits_2_naming_a_missing_config(tmp_path, caplog):
     caplog.set_level(logging.ERROR, logger="cwdrift.daemon")
     assert main(["--config", str(missing)]) == 2
     assert f"{missing}: file not found" in caplog.text
+
+
+async def test_periodic_jobs_run_with_the_config_in_force_and_failures_stay_isolated(
+    tmp_path, sqlite_url, now, daemons
+):
+    config = tmp_path / "cwdrift.yaml"
+    config.write_text(config_yaml(sqlite_url, ["a"]))
+    seen: list[tuple[str, ...]] = []
+    ran = asyncio.Event()
+
+    async def report(loaded) -> None:
+        seen.append(tuple(t.id for t in loaded.config.tenants))
+        ran.set()
+
+    async def broken(loaded) -> None:
+        raise ConnectionFailed("the SMTP relay is down")
+
+    daemon = daemons(
+        config,
+        StoreJobs(lambda: now),
+        lambda: now,
+        periodic=[
+            ("weekly-report", timedelta(milliseconds=50), report),
+            ("retention", timedelta(milliseconds=50), broken),
+        ],
+    )
+    await daemon.start()
+    await event(ran, "the periodic report step")
+    config.write_text(config_yaml(sqlite_url, ["a", "b"]))
+    assert await daemon.reload()
+    ran.clear()
+    await event(ran, "the periodic step after a reload")
+    assert seen[-1] == ("a", "b")  # the step sees the reloaded config
+    assert daemon.scheduler is not None  # a failing periodic job did not stop the daemon

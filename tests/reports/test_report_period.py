@@ -9,7 +9,7 @@ import pytest
 
 from monitor.errors import ConfigError
 from monitor.reports.period import custom, iso_week, last_full_week
-from monitor.reports.send import report_cron
+from monitor.reports.send import report_due
 from monitor.settings import ReportConfig
 
 
@@ -62,8 +62,25 @@ def test_custom_period_must_end_after_it_starts() -> None:
 
 
 @pytest.mark.parametrize(
-    ("weekday", "time", "cron"),
-    [("mon", "08:00", "0 8 * * 1"), ("sun", "23:45", "45 23 * * 0"), ("fri", "07:05", "5 7 * * 5")],
+    ("weekday", "time", "timezone", "now", "due"),
+    [
+        # Monday 08:00 in London: 07:59 UTC on a winter Monday is before it, 08:00 is on time
+        ("mon", "08:00", "Europe/London", utc(2026, 11, 23, 7, 59), False),
+        ("mon", "08:00", "Europe/London", utc(2026, 11, 23, 8, 0), True),
+        # later in the week the slot has passed (a daemon that was down catches up)
+        ("mon", "08:00", "Europe/London", utc(2026, 11, 26, 12, 0), True),
+        # 08:00 in New York is 13:00 UTC in November
+        ("mon", "08:00", "America/New_York", utc(2026, 11, 23, 12, 59), False),
+        ("mon", "08:00", "America/New_York", utc(2026, 11, 23, 13, 0), True),
+        # a Friday slot is not due on Thursday
+        ("fri", "07:05", "UTC", utc(2026, 11, 26, 23, 0), False),
+        ("fri", "07:05", "UTC", utc(2026, 11, 27, 7, 5), True),
+    ],
 )
-def test_report_cron(weekday: str, time: str, cron: str) -> None:
-    assert report_cron(ReportConfig(weekday=weekday, time=time)) == cron  # type: ignore[arg-type]
+def test_report_due(weekday: str, time: str, timezone: str, now: datetime, due: bool) -> None:
+    report = ReportConfig(weekday=weekday, time=time, timezone=timezone)  # type: ignore[arg-type]
+    assert report_due(report, now) is due
+
+
+def test_a_disabled_report_is_never_due() -> None:
+    assert not report_due(ReportConfig(enabled=False), utc(2026, 11, 26, 12, 0))
