@@ -67,9 +67,11 @@ class Runtime:
         if migrate:
             db.migrate()
         cw = loaded.config.connectwise
+        baseline = load_baseline(loaded.baseline_path)
+        loaded.check_rules_exist(baseline.ids)
         return cls(
             loaded=loaded,
-            baseline=load_baseline(loaded.baseline_path),
+            baseline=baseline,
             db=db,
             limits=HostLimits(
                 concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -175,6 +175,18 @@ class LoadedConfig:
     config: Config
     path: Path
     warnings: list[str] = field(default_factory=list)
+
+    def check_rules_exist(self, rule_ids: Collection[str]) -> None:
+        """Every waiver must name a baseline rule: a typo would silently waive nothing."""
+        for t_index, tenant in enumerate(self.config.tenants):
+            for w_index, waiver in enumerate(tenant.waivers):
+                if waiver.rule not in rule_ids:
+                    raise ConfigError(
+                        f"waiver for unknown rule {waiver.rule!r}",
+                        location=f"{self.path}: tenants[{t_index}].waivers[{w_index}].rule",
+                        fix="use a rule id from the baseline (cwdrift baseline validate lists them"
+                        " in config/baseline.yaml)",
+                    )
 
     @property
     def baseline_path(self) -> Path | None:

@@ -19,7 +19,13 @@ from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import serve_forever
 from monitor.simulator.state import SimulatorState
 from monitor.store.database import Database
-from monitor.store.history import changes, findings_at, snapshot_at, tenant_summaries
+from monitor.store.history import (
+    changes,
+    findings_at,
+    rule_keys,
+    snapshot_at,
+    tenant_summaries,
+)
 
 app = typer.Typer(
     name="cwdrift",
@@ -142,13 +148,30 @@ def history(
     who: Annotated[
         str | None, typer.Option(help="Only changes ConnectWise attributes to this user.")
     ] = None,
+    rule: Annotated[
+        str | None, typer.Option(help="Only the settings this baseline rule reads.")
+    ] = None,
+    timeline_view: Annotated[
+        bool,
+        typer.Option("--timeline", help="For one setting key: each period with its value."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Every recorded change of a tenant's settings, oldest first.
 
     Example: cwdrift history --tenant acme --setting "transfer expenses" --since 2026-11-01
     """
+    if timeline_view:
+        if not setting:
+            raise ConfigError(
+                "--timeline needs --setting with a setting key",
+                location="--timeline",
+                fix="e.g. --setting accounting.includeSalesTaxFlag (cwdrift show lists the keys)",
+            )
+        from monitor.cli.report_commands import timeline
 
+        timeline(tenant=tenant, setting=setting, as_json=as_json)
+        return
     loaded = load()
     loaded.config.tenant(tenant)
     db = Database(loaded.config.database)
@@ -161,6 +184,15 @@ def history(
             until=parse_when(until, "--until"),
             who=who,
         )
+        if rule is not None:
+            keys = rule_keys(session, tenant, rule)
+            if keys is None:
+                raise ConfigError(
+                    f"rule {rule!r} has never been evaluated for {tenant}",
+                    location="--rule",
+                    fix="use a rule id from `cwdrift show --tenant ...` or config/baseline.yaml",
+                )
+            rows = [row for row in rows if row.key in keys]
         data = [
             {
                 "observed_at": row.observed_at.isoformat(),
@@ -309,6 +341,7 @@ def config_validate() -> None:
     """
     loaded = load()
     baseline = load_baseline(loaded.baseline_path)
+    loaded.check_rules_exist(baseline.ids)
     render.out.print(
         f"{loaded.path}: OK ({len(loaded.config.tenants)} tenants, "
         f"baseline {baseline.source} with {len(baseline.rules)} rules)",

@@ -191,6 +191,12 @@ def findings_at(session: Session, tenant_id: str, at: datetime) -> dict[str, Fin
     }
 
 
+def rule_keys(session: Session, tenant_id: str, rule_id: str) -> tuple[str, ...] | None:
+    """The snapshot keys a rule read at its last evaluation for this tenant (None: never)."""
+    row = session.get(FindingStateTable, (tenant_id, rule_id))
+    return None if row is None else decode_keys(row.keys)
+
+
 def open_findings(session: Session, tenant_id: str | None = None) -> list[FindingStateRow]:
     """Failing findings (any severity), oldest failure first; or all tenants."""
     s = FindingStateTable

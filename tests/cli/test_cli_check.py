@@ -103,3 +103,33 @@ def test_tenants_lists_last_outcome(demo_env: Env) -> None:
     rows = {r["tenant"]: r for r in json.loads(out)["tenants"]}
     assert rows["globex"]["outcome"] == "drift"
     assert rows["acme"]["outcome"] is None
+
+
+def test_history_by_rule_and_as_a_timeline(demo_env: Env) -> None:
+    with freeze_time("2026-11-02T09:00:00Z", real_asyncio=True):
+        demo_env.run("check", "--tenant", "globex")
+    demo_env.sim.state.set_accounting("globex", "transferExpensesAsBillFlag", False, by="mwilson")
+    with freeze_time("2026-11-03T09:00:00Z", real_asyncio=True):
+        demo_env.run("check", "--tenant", "globex")
+    # ConnectWise keeps only the record's last editor: check in between, or both read "jsmith"
+    demo_env.sim.state.set_accounting("globex", "includeSalesTaxFlag", False, by="jsmith")
+    with freeze_time("2026-11-04T09:00:00Z", real_asyncio=True):
+        demo_env.run("check", "--tenant", "globex")
+
+    _, out = demo_env.run(
+        "history", "--tenant", "globex", "--rule", "transfer-expenses-as-bill-is-off", "--json"
+    )
+    assert [c["setting"] for c in json.loads(out)["changes"]] == [
+        "accounting.transferExpensesAsBillFlag"
+    ]
+    _, out = demo_env.run("history", "--tenant", "globex", "--who", "jsmith", "--json")
+    assert [c["changed_by"] for c in json.loads(out)["changes"]] == ["jsmith"]
+
+    key = "accounting.transferExpensesAsBillFlag"
+    _, out = demo_env.run("history", "--tenant", "globex", "--setting", key, "--timeline", "--json")
+    periods = json.loads(out)["periods"]
+    assert [(p["value"], p["start"][:10], (p["end"] or "now")[:10]) for p in periods] == [
+        (True, "2026-11-02", "2026-11-03"),
+        (False, "2026-11-03", "now"),
+    ]
+    assert periods[1]["changed_by"] == "mwilson"

@@ -163,3 +163,18 @@ def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> Non
 
 def test_bundled_config_dir_is_the_repo_config() -> None:
     assert bundled_config_dir() == REPO / "config"
+
+
+def test_a_waiver_for_an_unknown_rule_is_refused_naming_where(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "tenants:\n"
+        "  - id: a\n    name: A\n    site: h\n    company_id: a\n    public_key: p\n"
+        "    private_key: ${K:-x}\n    client_id: c\n    integration_member: m\n"
+        "    waivers:\n      - {rule: include-sales-tax-is-onn, value: 'off', reason: r,"
+        " accepted_by: me, expires: 2030-01-01T00:00:00Z}\n"
+    )
+    result = CliRunner().invoke(app, ["--config", str(path), "config", "validate"])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "include-sales-tax-is-onn" in message and "tenants[0].waivers[0].rule" in message
