@@ -13,6 +13,7 @@ workspace) and tests point slack-sdk at it. It answers as Slack documents:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
@@ -32,7 +33,16 @@ class SlackSink:
     messages: list[dict[str, Any]] = field(default_factory=list)
     revoked: bool = False  # webhook answers 404 no_service from now on
     throttle: list[int] = field(default_factory=list)  # Retry-After seconds for the next requests
+    # While set, webhook requests hang unanswered (a sender that dies mid-send); ``held`` counts
+    # them, and a held request is never counted as delivered, even after ``release()``.
+    hold: threading.Event = field(default_factory=threading.Event, repr=False)
+    held: int = 0
+    _released: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def release(self) -> None:
+        self.hold.clear()
+        self._released.set()
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
         with self._lock:
@@ -49,6 +59,11 @@ class SlackSink:
 
 def create_slack_app(sink: SlackSink) -> Starlette:
     async def webhook(request: Request) -> Response:
+        if sink.hold.is_set():
+            with sink._lock:
+                sink.held += 1
+            await asyncio.to_thread(sink._released.wait)
+            return PlainTextResponse("held", status_code=503)
         retry_after = sink.next_throttle()
         if retry_after is not None:
             return PlainTextResponse(
