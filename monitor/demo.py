@@ -57,7 +57,10 @@ def run_demo(workdir: Path) -> None:
         cli(config_file, ["check"])
         slack_report(sink, delivered)
 
-        step("4. Third check: nothing new, so nobody is paged again")
+        step(
+            "4. Third check: no repeat for acme or initech; umbrella has now failed three "
+            "times in a row, so one 'cannot verify' alert (a failed read is never drift)"
+        )
         delivered = len(sink.messages)
         cli(config_file, ["check"])
         slack_report(sink, delivered)
