@@ -130,6 +130,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _short(iso: str | None) -> str | None:
+    return render.when(datetime.fromisoformat(iso)) if iso else None
+
+
 def _print_status(data: dict[str, Any]) -> None:
     daemon = data["daemon"]
     alive = "[green]running[/]" if daemon["alive"] else "[yellow]not running[/]"
@@ -144,9 +148,9 @@ def _print_status(data: dict[str, Any]) -> None:
             outcome += f" ×{row['consecutive_errors']}"
         table.add_row(
             row["tenant"],
-            row["last_check"] or "never",
+            _short(row["last_check"]) or "never",
             outcome,
-            row["next_run"] or "—",
+            _short(row["next_run"]) or "—",
             findings or "—",
         )
     render.out.print(table)
