@@ -103,7 +103,11 @@ class ConnectWiseLimits(_Strict):
 
     concurrency_per_host: int = Field(default=8, ge=1, le=64)
     requests_per_minute: int = Field(
-        default=600, ge=1, le=1000, description="Documented guidance: over 1,000/min gets 429s."
+        default=600,
+        ge=1,
+        le=60_000,
+        description="Per host. ConnectWise's guidance: over 1,000/min is likely throttled (429); "
+        "higher values are for on-premise servers and the simulator.",
     )
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=10)

@@ -73,7 +73,9 @@ class _SignallingServer(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     """Bind before starting uvicorn so the port (even port 0) is known up front."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP given explicitly: asyncio sets TCP_NODELAY on accepted connections only when
+    # the listening socket says so; without it small responses wait ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock

@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK_KEY = 0x63776472  # "cwdr"
 # How long a SQLite writer waits for another writer's lock before failing (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Execution option asking the SQLite "begin" hook for a write lock up front.
-_IMMEDIATE = "cwdrift_sqlite_immediate"
 
 
 class Database:
@@ -108,16 +106,13 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest revision; a no-op when it is already there."""
         try:
-            with self.engine.connect() as connection:
-                if self.is_sqlite:
-                    connection.execution_options(**{_IMMEDIATE: True})
-                with connection.begin():
-                    if connection.dialect.name == "postgresql":
-                        connection.execute(
-                            select(text(f"pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})"))
-                        )
-                    config = alembic_config(connection)
-                    command.upgrade(config, "head")
+            with self.engine.connect() as connection, connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        select(text(f"pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})"))
+                    )
+                config = alembic_config(connection)
+                command.upgrade(config, "head")
         except SQLAlchemyError as exc:
             raise self._store_error("schema migration failed", exc) from exc
         log.info("database schema is current", extra={"database": self.display_url})
@@ -210,5 +205,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Every transaction takes the write lock up front. A deferred one that reads and then writes
+    # (a check reads the last snapshot, then records) fails at once with "database is locked"
+    # when another writer got in between: SQLite cannot wait on a read->write upgrade. With WAL,
+    # readers outside a transaction are unaffected; SQLite is the single-node store anyway.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from report_history import History, build_history
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from monitor.store.scratch import scratch_postgres
 
 
 @pytest.fixture(
@@ -23,24 +22,12 @@ def history(
     if request.param == "sqlite":
         yield build_history(workdir, f"sqlite:///{workdir}/cwdrift.db")
         return
-    base_url = _postgres_url()
-    if base_url is None:
+    base_url = os.environ.get("CWDRIFT_TEST_POSTGRES_URL")
+    if not base_url:
         pytest.skip("PostgreSQL not configured: set CWDRIFT_TEST_POSTGRES_URL to run this test")
-    base = make_url(base_url)
-    name = f"cwdrift_reports_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield build_history(workdir, base.set(database=name).render_as_string(hide_password=False))
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def _postgres_url() -> str | None:
-    return os.environ.get("CWDRIFT_TEST_POSTGRES_URL")
+    # session-scoped, so not the function-scoped pg_url fixture; same helper underneath
+    with scratch_postgres(base_url, prefix="cwdrift_reports") as url:
+        yield build_history(workdir, url)
 
 
 @pytest.fixture(scope="session")
