@@ -109,6 +109,8 @@ class FindingStateTable(SQLModel, table=True):
     expected: str = Field(sa_type=Text)
     actual: str | None = Field(default=None, sa_type=Text)
     first_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When this row was last written; an unchanged state is not rewritten on every check (a new
+    # row version each time on PostgreSQL), so "last evaluated" is the tenant's last good run.
     last_seen_at: datetime = Field(sa_type=UTCDateTime)
     last_changed_at: datetime = Field(sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -198,7 +198,8 @@ def test_fail_pass_fail_transitions_with_streaks_and_resolution(db: Database) ->
     assert history == [(None, "fail"), ("fail", "pass"), ("pass", "fail")]
 
 
-def test_unchanged_findings_only_move_last_seen(db: Database) -> None:
+def test_unchanged_findings_are_not_rewritten(db: Database) -> None:
+    """An unchanged check writes its run row only: no finding-state or tenant row versions."""
     findings = [finding("a", Status.PASS), finding("b", Status.FAIL)]
     check(db, 0, snapshot(at(0), BASE), findings)
     record = check(db, 15, snapshot(at(15), BASE), findings)
@@ -206,8 +207,8 @@ def test_unchanged_findings_only_move_last_seen(db: Database) -> None:
     with db.session() as session:
         states = session.exec(select(FindingStateTable).order_by(FindingStateTable.rule_id)).all()
     assert [(s.rule_id, s.last_seen_at, s.last_changed_at) for s in states] == [
-        ("a", at(15), at(0)),
-        ("b", at(15), at(0)),
+        ("a", at(0), at(0)),
+        ("b", at(0), at(0)),
     ]
     assert states[1].first_failed_at == at(0)
 
