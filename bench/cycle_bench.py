@@ -1,0 +1,76 @@
+"""Full check cycles over 100, 500 and 2,000 simulated tenants with 100 ms per request.
+
+Prints wall time, requests per second, the ratio of the ideal bound
+(tenants x requests x latency / concurrency) to the wall time, and the speedup over a
+sequential client (the same checks with one request at a time: one tenant in flight and a
+per-host concurrency of 1, as a user's script would read) measured on 100 tenants in this run.
+
+The simulator runs in its own process and counts the requests it answers. Every tenant here
+sits on ONE simulator host, so the per-host limits are set explicitly for the benchmark
+(concurrency CONCURRENCY, no rate cap); in reality tenants sit on different hosts, each with its
+own limits. Checks use the production HTTP path (each tenant's client has its own connection
+pool) and store into a fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from bench.fleet import fleet_config, fresh_postgres, machine, served_requests, simulator_process
+from monitor import jobs
+from monitor.connectwise.limits import HostLimits
+
+LATENCY = 0.1
+CONCURRENCY = int(os.environ.get("CWDRIFT_BENCH_CONCURRENCY", "48"))  # config allows up to 64
+SIZES = tuple(int(s) for s in os.environ.get("CWDRIFT_BENCH_SIZES", "100,500,2000").split(","))
+SEQUENTIAL_TENANTS = 100
+
+
+async def cycle(url: str, n: int, *, concurrency: int, in_flight: int) -> tuple[float, int]:
+    """Wall seconds and requests of one cycle over ``n`` tenants."""
+    with fresh_postgres(f"cycle{n}") as database:
+        loaded = fleet_config(n, url, database)
+        rt = jobs.Runtime.open(loaded)
+        # Benchmark-only limits: every tenant shares one host here (see module docstring).
+        rt.limits = HostLimits(concurrency=concurrency, per_minute=10_000_000)
+        before = await asyncio.to_thread(served_requests, url)
+        started = time.perf_counter()
+        results = await jobs.check_many(rt, loaded.config.tenants, in_flight=in_flight)
+        wall = time.perf_counter() - started
+        requests = await asyncio.to_thread(served_requests, url) - before
+        rt.db.dispose()
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        raise SystemExit(f"{len(errors)} checks failed, e.g. {errors[0].error}")
+    return wall, requests
+
+
+async def main() -> None:
+    print(f"# cycle_bench: {machine()}")
+    print(f"latency {LATENCY * 1000:.0f} ms/request, per-host concurrency {CONCURRENCY}")
+    with simulator_process(max(SIZES), LATENCY) as url:
+        per_tenant: dict[int, float] = {}
+        for n in SIZES:
+            wall, requests = await cycle(url, n, concurrency=CONCURRENCY, in_flight=2 * CONCURRENCY)
+            per_request = requests / n
+            bound = n * per_request * LATENCY / CONCURRENCY
+            per_tenant[n] = wall / n
+            print(
+                f"{n:5d} tenants: {wall:7.2f} s wall, {requests / wall:6.0f} req/s, "
+                f"{per_request:.1f} req/tenant, bound {bound:6.2f} s, "
+                f"ratio bound/wall {bound / wall:.2f}"
+            )
+        sequential, _ = await cycle(url, SEQUENTIAL_TENANTS, concurrency=1, in_flight=1)
+        concurrent = per_tenant.get(SEQUENTIAL_TENANTS)
+        speedup = f"{sequential / SEQUENTIAL_TENANTS / concurrent:.1f}x" if concurrent else "n/a"
+        print(
+            f"sequential client ({SEQUENTIAL_TENANTS} tenants, one request at a time): "
+            f"{sequential:.2f} s; speedup of the concurrent {SEQUENTIAL_TENANTS}-tenant cycle "
+            f"{speedup}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

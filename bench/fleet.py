@@ -1,0 +1,198 @@
+"""Shared benchmark plumbing: fleet configs, a simulator in its own process, a counting transport.
+
+The simulator runs in a separate process for the wall-clock benchmarks so its CPU does not
+compete with the client's event loop for the GIL (the machine has 2 cores: one each).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from monitor.settings import Config, LoadedConfig
+from monitor.simulator.scenario import fleet_company_id, fleet_keys
+
+CLIENT_ID = "00000000-0000-4000-8000-000000000001"
+
+
+def fleet_tenants(n: int, site: str) -> list[dict[str, Any]]:
+    tenants = []
+    for index in range(n):
+        public_key, private_key = fleet_keys(index)
+        tenants.append(
+            {
+                "id": f"t{index:05d}",
+                "name": f"Fleet Tenant {index}",
+                "site": site,
+                "company_id": fleet_company_id(index),
+                "public_key": public_key,
+                "private_key": private_key,
+                "client_id": CLIENT_ID,
+                "integration_member": "GozyntaAPI",
+            }
+        )
+    return tenants
+
+
+def fleet_config(n: int, site: str, database: str, **sections: Any) -> LoadedConfig:
+    data = {"database": database, "tenants": fleet_tenants(n, site), **sections}
+    return LoadedConfig(config=Config.model_validate(data), path=Path("bench-fleet.yaml"))
+
+
+def write_fleet_config(path: Path, n: int, site: str, database: str, **sections: Any) -> Path:
+    data = {"database": database, "tenants": fleet_tenants(n, site), **sections}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+_SIMULATOR = """
+import socket, sys, threading
+import uvicorn
+from monitor.simulator.app import create_app
+from monitor.simulator.scenario import generate_fleet
+from monitor.simulator.state import SimulatorState
+
+# IPPROTO_TCP given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+# listening socket says proto=TCP; without it every small response waits ~40 ms for a delayed ACK.
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", 0))
+sim = create_app(SimulatorState(generate_fleet({n}, seed=7, latency={latency})))
+served = [0]
+
+
+async def app(scope, receive, send):
+    # Counts every request, and answers GET /_bench/count with the count so far.
+    if scope["type"] == "http" and scope["path"] == "/_bench/count":
+        body = str(served[0]).encode()
+        await send({{"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]}})
+        await send({{"type": "http.response.body", "body": body}})
+        return
+    if scope["type"] == "http":
+        served[0] += 1
+    await sim(scope, receive, send)
+
+
+server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+thread = threading.Thread(target=server.run, kwargs={{"sockets": [sock]}}, daemon=True)
+thread.start()
+while not server.started:
+    thread.join(0.05)
+print(f"http://127.0.0.1:{{sock.getsockname()[1]}}", flush=True)
+sys.stdin.read()
+server.should_exit = True
+thread.join(10)
+"""
+
+
+@contextlib.contextmanager
+def simulator_process(n: int, latency: float) -> Iterator[str]:
+    """``generate_fleet(n, latency=...)`` served by a child process; yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIMULATOR.format(n=n, latency=latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError("the simulator process did not start")
+        yield url
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def served_requests(url: str) -> int:
+    """How many requests the simulator process has answered so far."""
+    return int(httpx.get(f"{url}/_bench/count").text)
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts requests (the figure the bound is computed from)."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport | None = None, *, connections: int = 64
+    ) -> None:
+        # A bounded pool: httpcore scans every pooled connection for each request, so an
+        # unbounded pool of idle connections costs CPU quadratically.
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self.inner = inner or httpx.AsyncHTTPTransport(limits=limits)
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        # Every ConnectWiseClient closes its httpx client, and with it the transport, when a
+        # tenant's check ends; this transport is shared by all tenants, so it stays open.
+        return
+
+    async def close_shared(self) -> None:
+        await self.inner.aclose()
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{system}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """VmHWM (peak resident set) of a process, in MB."""
+    status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc status")
+
+
+POSTGRES_URL = os.environ.get(
+    "CWDRIFT_BENCH_POSTGRES_URL",
+    os.environ.get(
+        "CWDRIFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+)
+
+
+@contextlib.contextmanager
+def fresh_postgres(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one benchmark, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    name = f"cwdrift_bench_{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -1,0 +1,74 @@
+"""Operations commands: ``cwdrift db migrate`` and ``cwdrift db migrate-to URL``.
+
+Registered on the shared typer ``app`` when this module is imported (the lead imports it from
+``monitor/cli/__init__.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from monitor.cli import render
+from monitor.cli.app import app, load
+
+db_app = typer.Typer(help="Database schema and moves between databases.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Bring the database schema (and, on PostgreSQL, the cluster queue) to this version.
+
+    Safe to run on every node at once: migrations are serialised by a database lock.
+
+    Example: cwdrift --config cwdrift.yaml db migrate
+    """
+    from monitor.store.database import Database
+
+    database = Database(load().config.database)
+    try:
+        database.migrate()
+        render.out.print(
+            f"{database.display_url}: schema at {database.current_revision()}", markup=False
+        )
+    finally:
+        database.dispose()
+
+
+@db_app.command("migrate-to")
+def db_migrate_to(
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="SQLAlchemy URL of the new, EMPTY database, e.g. "
+            "postgresql+psycopg://cwdrift@db.internal/cwdrift (password via PGPASSWORD or .pgpass)."
+        ),
+    ],
+) -> None:
+    """Copy all history (every table, every row) from the configured database to URL.
+
+    Stop the daemon first. The copy is one transaction on the target: on any failure the
+    target is left empty and the command can be run again. Afterwards point 'database:' in
+    the config at URL and start the daemon.
+
+    Example: cwdrift --config cwdrift.yaml db migrate-to postgresql+psycopg://cwdrift@db/cwdrift
+    """
+    from monitor.store.database import Database
+    from monitor.store.migrate_to import migrate_to
+
+    source = Database(load().config.database)
+    try:
+
+        def progress(table: str, rows: int) -> None:
+            render.out.print(f"  {table}: {rows} rows", markup=False)
+
+        report = migrate_to(source, url, progress=progress)
+    finally:
+        source.dispose()
+    render.out.print(
+        f"copied {report.total} rows from {report.source} to {report.target}; now set "
+        f"'database: {report.target}' in the config (the password from the environment)",
+        markup=False,
+    )

@@ -1,0 +1,176 @@
+"""The health server, the metrics it serves (parsed by prometheus_client's own parser) and logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator, Mapping
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.connectwise.limits import HostLimits
+from monitor.observability import (
+    MeteredTransport,
+    configure_logging,
+    daemon_probe,
+    log_context,
+    record_alert,
+    record_check,
+    record_open_findings,
+    start_health_server,
+    watch_host_limits,
+)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a /metrics page: (name, sorted labels) -> value."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def serve() -> Iterator[list[object]]:
+    servers: list[object] = []
+    yield servers
+    for server in servers:
+        server.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("checks", "status", "verdict"),
+    [
+        ({"scheduler": True, "database": True}, 200, "ok"),
+        ({"scheduler": True, "database": False}, 503, "failing"),
+        ({"scheduler": False, "database": True}, 503, "failing"),
+    ],
+)
+def test_healthz_reports_each_check(
+    serve: list[object], checks: Mapping[str, bool], status: int, verdict: str
+) -> None:
+    probe = daemon_probe(lambda: checks["scheduler"], lambda: checks["database"])
+    server = start_health_server("127.0.0.1", 0, probe)
+    serve.append(server)
+    response = httpx.get(f"{server.url}/healthz")
+    assert response.status_code == status
+    assert response.json() == {"status": verdict, "checks": dict(checks)}
+
+
+def test_a_raising_probe_is_unhealthy_and_its_message_not_echoed(serve: list[object]) -> None:
+    def probe() -> dict[str, bool]:
+        raise RuntimeError("postgresql://user:s3cret@db/cwdrift unreachable")
+
+    server = start_health_server("127.0.0.1", 0, probe)
+    serve.append(server)
+    response = httpx.get(f"{server.url}/healthz")
+    assert response.status_code == 503
+    assert "s3cret" not in response.text
+    assert response.json()["checks"] == {"probe": False, "error": "RuntimeError"}
+
+
+def test_metrics_page_parses_and_counts_what_was_recorded(serve: list[object]) -> None:
+    server = start_health_server("127.0.0.1", 0, lambda: {"ok": True})
+    serve.append(server)
+    before = samples(httpx.get(f"{server.url}/metrics").text)
+
+    record_check("drift", 0.4)
+    record_check("error", 1.5)
+    record_open_findings({"critical": 3, "warning": 1})
+    record_alert("slack-ops", delivered=True)
+    record_alert("email-ops", delivered=False, permanent=True)
+
+    page = httpx.get(f"{server.url}/metrics")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain")
+    after = samples(page.text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after[key] - before.get(key, 0.0)
+
+    assert grew("cwdrift_checks_total", outcome="drift") == 1
+    assert grew("cwdrift_checks_total", outcome="error") == 1
+    assert grew("cwdrift_check_duration_seconds_count") == 2
+    assert after[("cwdrift_open_findings", (("severity", "critical"),))] == 3
+    assert grew("cwdrift_alerts_sent_total", channel="slack-ops") == 1
+    assert grew("cwdrift_alerts_failed_total", channel="email-ops", permanent="true") == 1
+
+    record_open_findings({"warning": 2})  # critical fixed: the gauge must drop, not stay at 3
+    again = samples(httpx.get(f"{server.url}/metrics").text)
+    assert again[("cwdrift_open_findings", (("severity", "critical"),))] == 0
+    assert again[("cwdrift_open_findings", (("severity", "warning"),))] == 2
+
+
+def test_unknown_path_is_404(serve: list[object]) -> None:
+    server = start_health_server("127.0.0.1", 0, lambda: {"ok": True})
+    serve.append(server)
+    assert httpx.get(f"{server.url}/nope").status_code == 404
+
+
+async def test_connectwise_requests_and_rate_limit_waits_are_exposed(serve: list[object]) -> None:
+    server = start_health_server("127.0.0.1", 0, lambda: {"ok": True})
+    serve.append(server)
+    scrape = httpx.AsyncClient()
+    statuses = iter([200, 429, 200])
+    transport = MeteredTransport(httpx.MockTransport(lambda _: httpx.Response(next(statuses))))
+    before = samples((await scrape.get(f"{server.url}/metrics")).text)
+    async with httpx.AsyncClient(transport=transport) as client:
+        for _ in range(3):
+            await client.get("https://api-na.example.test/x")
+
+    # A bucket of one request per minute and a burst of one: the second request must wait.
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    now = [0.0]
+    limits = HostLimits(concurrency=1, per_minute=1, clock=lambda: now[0], sleep=no_sleep)
+    watch_host_limits(limits)
+    limiter = limits.for_host("api-na.example.test")
+    for _ in range(2):
+        async with limiter.slot():
+            pass
+
+    after = samples((await scrape.get(f"{server.url}/metrics")).text)
+    await scrape.aclose()
+    key200 = ("cwdrift_connectwise_requests_total", (("status", "200"),))
+    key429 = ("cwdrift_connectwise_requests_total", (("status", "429"),))
+    assert after[key200] - before.get(key200, 0) == 2
+    assert after[key429] - before.get(key429, 0) == 1
+    assert after[("cwdrift_rate_limit_waits_total", (("host", "api-na.example.test"),))] == 1
+    assert waits  # the wait really happened (on the injected clock)
+
+
+@pytest.fixture
+def restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_logs_are_json_lines_with_the_bound_ids() -> None:
+    stream = io.StringIO()  # not a terminal: JSON is the default
+    configure_logging(stream=stream)
+    log = logging.getLogger("cwdrift.test")
+    with log_context(tenant="acme", run_id="r-42"):
+        log.info("collected %d rows", 7)
+    log.warning("outside", extra={"tenant": "globex"})
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == "collected 7 rows"
+    assert (first["tenant"], first["run_id"], first["level"]) == ("acme", "r-42", "info")
+    assert second["tenant"] == "globex" and "run_id" not in second
+
+
+def test_log_context_rejects_unknown_fields() -> None:
+    with pytest.raises(ValueError, match="unknown log context"), log_context(password="x"):
+        pass
