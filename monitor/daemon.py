@@ -14,7 +14,6 @@ injected (``monitor.jobs`` provides both), so this module knows only *when* thin
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -34,7 +33,7 @@ from monitor import __version__
 from monitor.clock import utcnow
 from monitor.errors import ConfigError, CwdriftError
 from monitor.scheduler import ApsCheckScheduler, CheckScheduler
-from monitor.settings import LoadedConfig, Schedule, TenantConfig, config_path, load_config
+from monitor.settings import LoadedConfig, Schedule, TenantConfig, load_config
 from monitor.store.daemon_tables import (
     BEAT_INTERVAL,
     last_check_times,
@@ -56,8 +55,6 @@ Clock = Callable[[], datetime]
 DEFAULT_GRACE = timedelta(seconds=30)
 # Rows of daemons silent this long are deleted at start; every restart adds one.
 NODE_RETENTION = timedelta(days=7)
-REPORT_POLL = timedelta(minutes=5)
-RETENTION_EVERY = timedelta(hours=6)
 ROLE = "single"  # one process runs clock and checks; see docs/scheduling for multi-node
 
 
@@ -352,60 +349,11 @@ class Daemon:
             log.warning("'daemon.dispatch_every' changed: takes effect after a restart")
 
 
-def production_daemon(path: Path) -> Daemon:
-    """A daemon wired to the real checks and dispatch of :mod:`monitor.jobs`."""
-    from monitor import jobs  # imported here: the daemon's tests run without ConnectWise code
-    from monitor.store import Database
-
-    current: list[jobs.Runtime] = []
-
-    def runtime(loaded: LoadedConfig) -> jobs.Runtime:
-        # One Runtime (baseline, engine, host limits) per loaded config; a reload makes a new one.
-        if not current or current[0].loaded is not loaded:
-            current[:] = [jobs.Runtime.open(loaded, migrate=False)]
-        return current[0]
-
-    async def run_check(loaded: LoadedConfig, tenant: TenantConfig) -> None:
-        await jobs.check_tenant(runtime(loaded), tenant)
-
-    async def dispatch(loaded: LoadedConfig) -> None:
-        await jobs.dispatch(runtime(loaded))
-
-    async def weekly_report(loaded: LoadedConfig) -> None:
-        await jobs.send_report_if_due(runtime(loaded))
-
-    async def retention(loaded: LoadedConfig) -> None:
-        await jobs.prune(runtime(loaded))
-
-    return Daemon(
-        path,
-        run_check=run_check,
-        dispatch=dispatch,
-        open_db=Database,
-        periodic=(
-            # Polled: the report's slot is in report.timezone and a missed one catches up.
-            ("weekly-report", REPORT_POLL, weekly_report),
-            ("retention", RETENTION_EVERY, retention),
-        ),
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m monitor.daemon --config FILE``: run until SIGTERM."""
-    parser = argparse.ArgumentParser(
-        prog="python -m monitor.daemon",
-        description="Check every tenant on its schedule until SIGTERM; SIGHUP reloads the config.",
-        epilog="example: python -m monitor.daemon --config /etc/cwdrift/cwdrift.yaml",
-    )
-    parser.add_argument("--config", type=Path, default=None, help="config file (cwdrift.yaml)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        asyncio.run(production_daemon(config_path(args.config)).run())
-    except CwdriftError as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+    """``python -m monitor.daemon --config FILE``: the same process as ``cwdrift run``."""
+    from monitor.cluster.node import main as node_main  # the composition root wires this class
+
+    return node_main(argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,7 @@ from monitor.settings import Config, LoadedConfig, TenantConfig
 from monitor.snapshot import CredentialMode, Snapshot
 from monitor.store.checks import latest_snapshot, record_check
 from monitor.store.database import Database
-from monitor.store.history import prune_checks
+from monitor.store.history import open_findings, prune_checks
 from monitor.waivers import effective_waivers
 
 log = logging.getLogger("cwdrift.jobs")
@@ -252,6 +253,16 @@ async def prune(rt: Runtime) -> int:
     deleted = await asyncio.to_thread(run)
     log.info("retention pruned %d check rows older than %s", deleted, cutoff.isoformat())
     return deleted
+
+
+async def open_findings_by_severity(rt: Runtime) -> dict[str, int]:
+    """Failing findings across the fleet by severity (the /metrics gauge)."""
+
+    def run() -> dict[str, int]:
+        with rt.db.session() as session:
+            return dict(Counter(f.severity.value for f in open_findings(session)))
+
+    return await asyncio.to_thread(run)
 
 
 def select_tenants(loaded: LoadedConfig, tenant_ids: Sequence[str] | None) -> list[TenantConfig]:

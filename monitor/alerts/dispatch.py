@@ -35,6 +35,7 @@ from monitor.alerts.outbox import FAILED, PENDING, SENDING, SENT
 from monitor.alerts.sender import Sender
 from monitor.clock import utcnow
 from monitor.errors import DeliveryError
+from monitor.observability import record_alert
 from monitor.store.alert_tables import ChannelStatusRow, OutboxMessage
 from monitor.store.database import Database
 
@@ -104,6 +105,11 @@ async def dispatch_pending(
                 # The channel is down: keep its other rows for later instead of waiting on each.
                 unreachable[claim.channel] = outcome
         await asyncio.to_thread(_record, db, claim, outcome, clock())
+        record_alert(
+            claim.channel,
+            delivered=outcome is None,
+            permanent=outcome is not None and outcome.permanent,
+        )
         if outcome is None:
             report.sent += 1
         else:

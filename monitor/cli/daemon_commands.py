@@ -13,9 +13,10 @@ from monitor.alerts.silences import add_silence, expire_silence, list_silences
 from monitor.cli import render
 from monitor.cli.app import JsonOpt, app, load, parse_when
 from monitor.clock import utcnow
-from monitor.daemon import production_daemon
+from monitor.cluster.node import serve
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
+from monitor.observability import configure_logging
 from monitor.settings import config_path
 from monitor.store.daemon_tables import daemon_status
 from monitor.store.database import Database
@@ -36,7 +37,8 @@ def run() -> None:
     from monitor.cli.app import state
 
     load()  # fail fast, with the file and line, before the daemon starts
-    asyncio.run(production_daemon(config_path(state.config_file)).run())
+    configure_logging()
+    asyncio.run(serve(config_path(state.config_file)))
 
 
 @app.command()

@@ -344,11 +344,10 @@ def test_last_check_times_takes_each_tenants_latest_start(migrated, now):
         }
 
 
-def test_the_entry_point_exits_2_naming_a_missing_config(tmp_path, caplog):
+def test_the_entry_point_exits_2_naming_a_missing_config(tmp_path, capsys):
     missing = tmp_path / "nowhere.yaml"
-    caplog.set_level(logging.ERROR, logger="cwdrift.daemon")
     assert main(["--config", str(missing)]) == 2
-    assert f"{missing}: file not found" in caplog.text
+    assert f"{missing}: file not found" in capsys.readouterr().err
 
 
 async def test_periodic_jobs_run_with_the_config_in_force_and_failures_stay_isolated(
