@@ -13,7 +13,9 @@ from monitor.alerts.silences import add_silence, expire_silence, list_silences
 from monitor.cli import render
 from monitor.cli.app import JsonOpt, app, load, parse_when
 from monitor.clock import utcnow
+from monitor.cluster.mode import resolve_mode
 from monitor.cluster.node import serve
+from monitor.cluster.status import ClusterStatus, cluster_status
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.observability import configure_logging
@@ -59,6 +61,11 @@ def status(as_json: JsonOpt = False) -> None:
         findings = open_findings(session)
         channels = channel_status(session)
         silences = list_silences(session, now=now)
+        cluster = (
+            _cluster_dict(cluster_status(session, now))
+            if resolve_mode(loaded.config) == "cluster"
+            else None
+        )
         silence_rows = [
             {
                 "id": s.id,
@@ -108,6 +115,7 @@ def status(as_json: JsonOpt = False) -> None:
                 for n in daemon.nodes
             ],
         },
+        "cluster": cluster,
         "tenants": tenants,
         "channels": [
             {
@@ -128,6 +136,25 @@ def status(as_json: JsonOpt = False) -> None:
     _print_status(data)
 
 
+def _cluster_dict(status: ClusterStatus) -> dict[str, Any]:
+    """Multi-node mode: who holds the clock and what each node's worker is running."""
+    return {
+        "leader": status.leader,
+        "queued": status.queued,
+        "running": status.running,
+        "nodes": [
+            {
+                "node": n.node_id,
+                "alive": n.alive,
+                "leader": n.leader,
+                "running": list(n.running),
+                "last_seen": _iso(n.last_seen_at),
+            }
+            for n in status.nodes
+        ],
+    }
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -140,6 +167,17 @@ def _print_status(data: dict[str, Any]) -> None:
     daemon = data["daemon"]
     alive = "[green]running[/]" if daemon["alive"] else "[yellow]not running[/]"
     render.out.print(f"daemon: {alive} ({len(daemon['nodes'])} node(s) known)")
+    cluster = data["cluster"]
+    if cluster is not None:
+        render.out.print(
+            f"cluster: leader {cluster['leader'] or 'none'}, {cluster['queued']} queued, "
+            f"{cluster['running']} running"
+        )
+        for node in cluster["nodes"]:
+            state = "alive" if node["alive"] else "dead"
+            holds = ", ".join(node["running"]) or "nothing"
+            role = " (leader)" if node["leader"] else ""
+            render.out.print(f"  node {node['node']}{role}: {state}, running {holds}")
     table = render.Table(title="tenants", title_justify="left")
     for column in ("tenant", "last check", "outcome", "next run", "open findings"):
         table.add_column(column, overflow="fold")

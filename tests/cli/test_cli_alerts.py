@@ -103,3 +103,16 @@ def test_a_waiver_added_from_the_cli_silences_exactly_the_pinned_value(demo_env:
     [finding] = [f for f in json.loads(out)["tenants"][0]["findings"] if f["rule"] == rule]
     assert finding["status"] == "waived"
     assert slack_texts(demo_env, "globex") == []
+
+
+def test_status_on_postgresql_shows_the_cluster(tmp_path, pg_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli.app import app
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database: {pg_url}\n")
+    result = CliRunner().invoke(app, ["--config", str(config), "status", "--json"])
+    assert result.exit_code == 0, result.output
+    cluster = json.loads(result.stdout)["cluster"]
+    assert cluster == {"leader": None, "queued": 0, "running": 0, "nodes": []}
