@@ -17,7 +17,7 @@ from sqlalchemy import text
 from monitor.clock import utcnow
 from monitor.cluster.engine import ClusterCheckScheduler, ClusterTuning
 from monitor.cluster.queue import TASK_NAME, build_app, defer_check, lock_for, psycopg_conninfo
-from monitor.cluster.status import cluster_status
+from monitor.cluster.status import ClusterStatus, cluster_status
 from monitor.errors import ConfigError, ConnectionFailed
 from monitor.settings import Schedule
 from monitor.store.database import Database
@@ -45,10 +45,12 @@ class Checks:
     def __init__(self, db: Database | None = None) -> None:
         self.db = db
         self.ran: Counter[str] = Counter()
+        self.entered: Counter[str] = Counter()  # checks that started (and may be held)
         self.release = asyncio.Event()
         self.release.set()
 
     async def __call__(self, tenant_id: str) -> None:
+        self.entered[tenant_id] += 1
         await self.release.wait()
         if self.db is not None:
             await asyncio.to_thread(self._record, tenant_id)
@@ -74,7 +76,11 @@ async def engines(db: Database) -> AsyncIterator[list[ClusterCheckScheduler]]:
     started: list[ClusterCheckScheduler] = []
     yield started
     for engine in started:
-        await engine.stop(wait=False)
+        # Bounded: a test that failed while holding a check must not hang the whole suite.
+        try:
+            await asyncio.wait_for(engine.stop(wait=False), timeout=30)
+        except TimeoutError:
+            pytest.fail(f"cluster engine {engine.node_id} did not stop within 30 s")
     db.dispose()
 
 
@@ -101,9 +107,14 @@ async def test_one_leader_defers_every_tenant_once_and_fails_over(
     assert not (first.is_leader and second.is_leader)
 
     leader, follower = (first, second) if first.is_leader else (second, first)
-    with db.session() as session:
-        status = cluster_status(session, utcnow())
-    assert status.leader == leader.node_id
+
+    def status_now() -> ClusterStatus:
+        with db.session() as session:
+            return cluster_status(session, utcnow())
+
+    # pg_locks is read from another session: wait for it to show the holder, bounded.
+    await until(lambda: status_now().leader == leader.node_id, "pg_locks to show the leader")
+    status = status_now()
     assert {n.node_id for n in status.nodes if n.alive} == {first.node_id, second.node_id}
 
     await leader.stop(wait=True)
@@ -123,7 +134,10 @@ async def test_submit_coalesces_while_a_check_waits(
     await until(lambda: checks.ran["acme"] == 1, "the first scheduled check")
     checks.release.clear()  # the next check holds, so later ones must wait behind it
     engine.submit("acme")
-    await until(lambda: running_jobs(db) == 1, "the submitted check running")
+    # Wait for the worker to be inside the submitted check (the first job's row may still read
+    # "doing" for a moment after it returned, so the queue table alone is not proof).
+    await until(lambda: checks.entered["acme"] == 2, "the submitted check running")
+    await until(lambda: running_jobs(db) == 1, "only the submitted check marked running")
     # Another node's view of the queue: the first deferral waits, later ones coalesce into it.
     other = build_app(psycopg_conninfo(fresh_postgres), checks)
     async with other.open_async():
