@@ -35,10 +35,17 @@ def used_bytes(db: Database) -> int:
     names = [t.name for t in cwdrift_tables()]
     with db.engine.connect() as connection:
         if db.is_sqlite:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
-            free = connection.exec_driver_sql("PRAGMA freelist_count").scalar_one()
-            size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+            # On the raw connection: SQLAlchemy would open a transaction (BEGIN IMMEDIATE here),
+            # and a WAL checkpoint cannot run inside one.
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                pages, free, size = (
+                    cursor.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in ("page_count", "freelist_count", "page_size")
+                )
+            finally:
+                cursor.close()
             return int((pages - free) * size)
         total = 0
         for name in names:
