@@ -13,46 +13,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import yaml
 
-from monitor.settings import Config, LoadedConfig
-from monitor.simulator.scenario import fleet_company_id, fleet_keys
+from monitor.simulator.fleet_config import fleet_config, write_fleet_config
+from monitor.store.scratch import scratch_postgres
 
-CLIENT_ID = "00000000-0000-4000-8000-000000000001"
-
-
-def fleet_tenants(n: int, site: str) -> list[dict[str, Any]]:
-    tenants = []
-    for index in range(n):
-        public_key, private_key = fleet_keys(index)
-        tenants.append(
-            {
-                "id": f"t{index:05d}",
-                "name": f"Fleet Tenant {index}",
-                "site": site,
-                "company_id": fleet_company_id(index),
-                "public_key": public_key,
-                "private_key": private_key,
-                "client_id": CLIENT_ID,
-                "integration_member": "GozyntaAPI",
-            }
-        )
-    return tenants
-
-
-def fleet_config(n: int, site: str, database: str, **sections: Any) -> LoadedConfig:
-    data = {"database": database, "tenants": fleet_tenants(n, site), **sections}
-    return LoadedConfig(config=Config.model_validate(data), path=Path("bench-fleet.yaml"))
-
-
-def write_fleet_config(path: Path, n: int, site: str, database: str, **sections: Any) -> Path:
-    data = {"database": database, "tenants": fleet_tenants(n, site), **sections}
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
+__all__ = [
+    "fleet_config",
+    "fresh_postgres",
+    "machine",
+    "served_requests",
+    "simulator_process",
+    "write_fleet_config",
+]
 
 _SIMULATOR = """
 import socket, sys, threading
@@ -180,19 +154,5 @@ POSTGRES_URL = os.environ.get(
 @contextlib.contextmanager
 def fresh_postgres(prefix: str) -> Iterator[str]:
     """A new, empty PostgreSQL database for one benchmark, dropped afterwards."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(POSTGRES_URL)
-    name = f"cwdrift_bench_{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield base.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with scratch_postgres(POSTGRES_URL, prefix=f"cwdrift_bench_{prefix}") as url:
+        yield url
