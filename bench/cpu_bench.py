@@ -27,7 +27,7 @@ from monitor.engine import diff, evaluate
 from monitor.simulator.app import create_app
 from monitor.simulator.scenario import generate_fleet
 from monitor.simulator.state import SimulatorState
-from monitor.store.checks import latest_snapshot, record_check
+from monitor.store.checks import latest_snapshot, latest_snapshot_hash, record_check
 
 TENANTS = 200
 TARGET_MS = 5.0
@@ -117,10 +117,12 @@ async def stages(
         snapshot = normalize(raw, now)
         t2 = time.process_time()
         with rt.db.session() as session:
-            previous = latest_snapshot(session, tenant.id)
+            # as jobs._record does: decode the last snapshot only when the hash moved
+            unchanged = latest_snapshot_hash(session, tenant.id) == snapshot.content_hash
+            previous = None if unchanged else latest_snapshot(session, tenant.id)
             t3 = time.process_time()
             findings = evaluate(rt.baseline, snapshot, tenant.options, tenant.waivers, now)
-            changes = diff(previous, snapshot)
+            changes = [] if unchanged else diff(previous, snapshot)
             t4 = time.process_time()
             record_check(
                 session,

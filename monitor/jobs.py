@@ -34,7 +34,7 @@ from monitor.findings import Change, Finding
 from monitor.reports.send import report_due, send_weekly
 from monitor.settings import Config, LoadedConfig, TenantConfig
 from monitor.snapshot import CredentialMode, Snapshot
-from monitor.store.checks import latest_snapshot, record_check
+from monitor.store.checks import latest_snapshot, latest_snapshot_hash, record_check
 from monitor.store.database import Database
 from monitor.store.history import open_findings, prune_checks
 from monitor.waivers import effective_waivers
@@ -166,10 +166,11 @@ def _record(
     changes: list[Change] = []
     with rt.db.session() as session:
         if snapshot is not None:
-            previous = latest_snapshot(session, tenant.id)
             waivers = effective_waivers(session, tenant, now)
             findings = evaluate(rt.baseline, snapshot, tenant.options, waivers, now)
-            changes = diff(previous, snapshot)
+            # Most checks find nothing changed: compare hashes before decoding the last snapshot.
+            if latest_snapshot_hash(session, tenant.id) != snapshot.content_hash:
+                changes = diff(latest_snapshot(session, tenant.id), snapshot)
         record = record_check(
             session,
             tenant_id=tenant.id,

@@ -26,6 +26,7 @@ is listed in ``unknown`` with the reason; rules over it evaluate to *unknown*, n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -50,6 +51,7 @@ class CredentialMode(StrEnum):
 _SLUG_RUN = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)  # the same ~250 UI names recur in every tenant's snapshot
 def slug(text: str) -> str:
     """UI name to key part, tolerant of case and punctuation: 'Time & Expense' -> 'time_expense'."""
     return _SLUG_RUN.sub("_", text.strip().lower()).strip("_")
@@ -128,7 +130,7 @@ class Snapshot:
     def values(self) -> dict[str, Value]:
         return {key: s.value for key, s in self.settings.items()}
 
-    @property
+    @functools.cached_property  # computed once: the check and the store both compare it
     def content_hash(self) -> str:
         """Hash of what was observed (values and unknown sections), not of when or by whom."""
         payload = json.dumps(

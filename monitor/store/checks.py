@@ -80,6 +80,16 @@ def latest_snapshot(session: Session, tenant_id: str) -> Snapshot | None:
     return None if body is None else decode_snapshot(body)
 
 
+def latest_snapshot_hash(session: Session, tenant_id: str) -> str | None:
+    """The content hash of the tenant's latest stored configuration (no body decoded)."""
+    return session.exec(
+        select(SnapshotTable.content_hash)
+        .where(SnapshotTable.tenant_id == tenant_id)
+        .order_by(col(SnapshotTable.observed_at).desc(), col(SnapshotTable.id).desc())
+        .limit(1)
+    ).first()
+
+
 def record_check(
     session: Session,
     *,
