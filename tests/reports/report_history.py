@@ -26,10 +26,13 @@ from freezegun import freeze_time
 from monitor.alerts.silences import add_silence
 from monitor.findings import Severity, Status
 from monitor.jobs import Runtime, TenantResult, check_many
+from monitor.reports.build import build_weekly
+from monitor.reports.model import WeeklyReport
 from monitor.resources import bundled_config_dir
 from monitor.settings import LoadedConfig, load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator
+from monitor.store.database import Database
 from monitor.waivers import add_waiver
 
 WEEK = "2026-W47"
@@ -156,3 +159,21 @@ def build_history(workdir: Path, database: str) -> History:
         for tenant_id, result in first.items()
     }
     return History(loaded, config_file, database, applicable, first)
+
+
+def weekly(history: History) -> WeeklyReport:
+    """The 2026-W47 report of ``history``, built from its database."""
+    db = Database(history.database)
+    try:
+        with db.session() as session:
+            return build_weekly(
+                session,
+                since=SINCE,
+                until=UNTIL,
+                tenants=history.loaded.config.tenants,
+                now=GENERATED,
+                label=WEEK,
+                config_silences=history.loaded.config.notify.silences,
+            )
+    finally:
+        db.dispose()

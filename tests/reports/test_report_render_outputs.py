@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from report_history import GENERATED, SINCE, UNTIL, WEEK, History
+from report_history import WEEK, History, weekly
 
-from monitor.reports.build import build_weekly
-from monitor.reports.model import WeeklyReport
 from monitor.reports.render import render_html, render_pdf
-from monitor.store.database import Database
 
 WINDOW_WIDTH = 1200
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -45,23 +42,6 @@ def chromium() -> str:
         if candidate and Path(candidate).exists():
             return candidate
     pytest.skip("Chromium not installed (/usr/bin/chromium): .ci/run installs Debian's chromium")
-
-
-def weekly(history: History) -> WeeklyReport:
-    db = Database(history.database)
-    try:
-        with db.session() as session:
-            return build_weekly(
-                session,
-                since=SINCE,
-                until=UNTIL,
-                tenants=history.loaded.config.tenants,
-                now=GENERATED,
-                label=WEEK,
-                config_silences=history.loaded.config.notify.silences,
-            )
-    finally:
-        db.dispose()
 
 
 def run_chromium(binary: str, profile: Path, *args: str) -> str:

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from html_tables import parse_tables
-from report_history import GENERATED, SINCE, UNTIL, WEEK, History
+from report_history import GENERATED, SINCE, UNTIL, History, weekly
 
 from monitor.reports.build import build_weekly
 from monitor.reports.messages import build_report_slack
-from monitor.reports.model import WeeklyReport
 from monitor.reports.render import render_csv, render_html, render_json, render_text
 from monitor.store.database import Database
 
@@ -26,23 +25,6 @@ DELETE_LABEL = "Finance > Invoicing: Delete - All"
 
 def history_cmd(tenant: str, key: str) -> str:
     return f'cwdrift history --tenant {tenant} --setting "{key}"'
-
-
-def weekly(history: History) -> WeeklyReport:
-    db = Database(history.database)
-    try:
-        with db.session() as session:
-            return build_weekly(
-                session,
-                since=SINCE,
-                until=UNTIL,
-                tenants=history.loaded.config.tenants,
-                now=GENERATED,
-                label=WEEK,
-                config_silences=history.loaded.config.notify.silences,
-            )
-    finally:
-        db.dispose()
 
 
 def score(passing: int, applicable: int) -> dict[str, Any]:
