@@ -193,18 +193,7 @@ def history(
                     fix="use a rule id from `cwdrift show --tenant ...` or config/baseline.yaml",
                 )
             rows = [row for row in rows if row.key in keys]
-        data = [
-            {
-                "observed_at": row.observed_at.isoformat(),
-                "setting": row.key,
-                "label": row.label,
-                "old": row.old,
-                "new": row.new,
-                "changed_by": row.changed_by,
-                "changed_at": row.changed_at,
-            }
-            for row in rows
-        ]
+        data = [row.to_dict() for row in rows]
     if as_json:
         render.print_json({"tenant": tenant, "changes": data})
     elif not data:

@@ -356,18 +356,7 @@ def export(
     db = _database(loaded)
     with db.session() as session:
         rows = changes(session, tenant, since=parse_when(since, "--since"))
-    records: list[dict[str, Any]] = [
-        {
-            "observed_at": row.observed_at.isoformat(),
-            "setting": row.key,
-            "label": row.label,
-            "old": row.old,
-            "new": row.new,
-            "changed_by": row.changed_by,
-            "changed_at": row.changed_at,
-        }
-        for row in rows
-    ]
+    records: list[dict[str, Any]] = [row.to_dict() for row in rows]
     if chosen == "json":
         _write(json.dumps({"tenant": tenant, "changes": records}, indent=2) + "\n", out)
         return

@@ -42,6 +42,18 @@ class ChangeRow:
     changed_at: str | None  # ConnectWise _info.lastUpdated, as given
     run_id: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of ``history --json`` and ``export``."""
+        return {
+            "observed_at": self.observed_at.isoformat(),
+            "setting": self.key,
+            "label": self.label,
+            "old": self.old,
+            "new": self.new,
+            "changed_by": self.changed_by,
+            "changed_at": self.changed_at,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class FindingAt:
