@@ -8,8 +8,8 @@ per-host concurrency of 1, as a user's script would read) measured on 100 tenant
 The simulator runs in its own process and counts the requests it answers. Every tenant here
 sits on ONE simulator host, so the per-host limits are set explicitly for the benchmark
 (concurrency CONCURRENCY, no rate cap); in reality tenants sit on different hosts, each with its
-own limits. Checks use the production HTTP path (each tenant's client has its own connection
-pool) and store into a fresh PostgreSQL database.
+own limits. Checks use the production path (one pooled session shared by every tenant, the
+codebase cache) and store into a fresh PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ async def cycle(url: str, n: int, *, concurrency: int, in_flight: int) -> tuple[
         results = await jobs.check_many(rt, loaded.config.tenants, in_flight=in_flight)
         wall = time.perf_counter() - started
         requests = await asyncio.to_thread(served_requests, url) - before
+        await rt.aclose()
         rt.db.dispose()
     errors = [r for r in results if r.status == "error"]
     if errors:

@@ -1,4 +1,4 @@
-"""Shared benchmark plumbing: fleet configs, a simulator in its own process, a counting transport.
+"""Shared benchmark plumbing: fleet configs, a simulator in its own process, machine facts.
 
 The simulator runs in a separate process for the wall-clock benchmarks so its CPU does not
 compete with the client's event loop for the GIL (the machine has 2 cores: one each).
@@ -96,31 +96,6 @@ def simulator_process(n: int, latency: float) -> Iterator[str]:
 def served_requests(url: str) -> int:
     """How many requests the simulator process has answered so far."""
     return int(httpx.get(f"{url}/_bench/count").text)
-
-
-class CountingTransport(httpx.AsyncBaseTransport):
-    """Counts requests (the figure the bound is computed from)."""
-
-    def __init__(
-        self, inner: httpx.AsyncBaseTransport | None = None, *, connections: int = 64
-    ) -> None:
-        # A bounded pool: httpcore scans every pooled connection for each request, so an
-        # unbounded pool of idle connections costs CPU quadratically.
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self.inner = inner or httpx.AsyncHTTPTransport(limits=limits)
-        self.requests = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        # Every ConnectWiseClient closes its httpx client, and with it the transport, when a
-        # tenant's check ends; this transport is shared by all tenants, so it stays open.
-        return
-
-    async def close_shared(self) -> None:
-        await self.inner.aclose()
 
 
 def machine() -> str:

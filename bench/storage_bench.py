@@ -1,6 +1,6 @@
 """Bytes stored per unchanged check and per change, on SQLite and on PostgreSQL.
 
-100 fleet tenants through an in-process ASGI transport, checked one at a time: a first round
+100 fleet tenants from a simulator served in a thread, checked one at a time: a first round
 (snapshots stored once), then ROUNDS unchanged rounds, then one round in which every tenant
 has one setting changed. Sizes are the used pages of every cwdrift table with its indexes
 (SQLite: after a WAL checkpoint, (page_count - freelist_count) x page_size; PostgreSQL:
@@ -14,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import tempfile
 
-import httpx
 from sqlalchemy import text
 
 from bench.fleet import fleet_config, fresh_postgres, machine
 from monitor import jobs
 from monitor.connectwise.limits import HostLimits
-from monitor.simulator.app import create_app
 from monitor.simulator.scenario import fleet_company_id, generate_fleet
-from monitor.simulator.state import SimulatorState
+from monitor.simulator.server import RunningSimulator, running_simulator
 from monitor.store.database import Database
 from monitor.store.migrate_to import cwdrift_tables
 
@@ -64,9 +62,14 @@ def vacuum(db: Database) -> None:
 
 
 async def measure(label: str, url: str) -> None:
-    state = SimulatorState(generate_fleet(TENANTS, seed=7))
-    loaded = fleet_config(TENANTS, "http://127.0.0.1:8900", url)
-    rt = jobs.Runtime.open(loaded, transport=httpx.ASGITransport(app=create_app(state)))
+    with running_simulator(generate_fleet(TENANTS, seed=7)) as sim:
+        await measure_against(label, url, sim)
+
+
+async def measure_against(label: str, url: str, sim: RunningSimulator) -> None:
+    state = sim.state
+    loaded = fleet_config(TENANTS, sim.url, url)
+    rt = jobs.Runtime.open(loaded)
     rt.limits = HostLimits(concurrency=64, per_minute=10_000_000)
     tenants = list(loaded.config.tenants)
     await jobs.check_many(rt, tenants, in_flight=1)
@@ -88,6 +91,7 @@ async def measure(label: str, url: str) -> None:
         f"ratio {unchanged / TARGET:.2f}); {per_change:8.1f} bytes per change "
         f"({changes} changes, check rows included)"
     )
+    await rt.aclose()
     rt.db.dispose()
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from monitor.alerts.channels import build_channels
 from monitor.alerts.dispatch import DispatchReport, dispatch_pending
 from monitor.alerts.outbox import TenantRef, enqueue_for_check
@@ -28,6 +26,7 @@ from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
+from monitor.connectwise.session import CompanyInfoCache, SharedHttp
 from monitor.engine import diff, evaluate
 from monitor.errors import ConnectWiseError, CwdriftError
 from monitor.findings import Change, Finding
@@ -46,13 +45,15 @@ Clock = Callable[[], datetime]
 
 @dataclass
 class Runtime:
-    """What checks share within one process: config, baseline, database and host limits."""
+    """What checks share within one process: config, baseline, database, host limits, and the
+    pooled HTTP connections and codebase answers (``aclose`` when done with ConnectWise)."""
 
     loaded: LoadedConfig
     baseline: Baseline
     db: Database
     limits: HostLimits
-    transport: httpx.AsyncBaseTransport | None = None  # tests and benchmarks may inject one
+    http: SharedHttp = field(default_factory=SharedHttp)
+    company_info: CompanyInfoCache = field(default_factory=CompanyInfoCache)
     clock: Clock = utcnow
 
     @classmethod
@@ -60,7 +61,7 @@ class Runtime:
         cls,
         loaded: LoadedConfig,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http: SharedHttp | None = None,
         clock: Clock = utcnow,
         migrate: bool = True,
     ) -> Runtime:
@@ -77,9 +78,13 @@ class Runtime:
             limits=HostLimits(
                 concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute
             ),
-            transport=transport,
+            http=http or SharedHttp(),
             clock=clock,
         )
+
+    async def aclose(self) -> None:
+        """Close the pooled ConnectWise connections (the database stays usable)."""
+        await self.http.aclose()
 
     @property
     def config(self) -> Config:
@@ -141,7 +146,8 @@ async def _collect(rt: Runtime, tenant: TenantConfig, started: datetime) -> Snap
         tenant.public_key,
         tenant.private_key,
         tenant.client_id,
-        transport=rt.transport,
+        http=rt.http,
+        company_info=rt.company_info,
         limits=rt.limits,
         retry=RetryPolicy(attempts=cw.max_attempts),
         timeout=cw.timeout_seconds,

@@ -5,7 +5,7 @@
                                             /metrics  Prometheus text format from ``REGISTRY``
     configure_logging()                     JSON lines when stderr is not a terminal, with the
                                             tenant, run and node ids bound by ``log_context``
-    record_* / MeteredTransport             the metric updates callers make
+    record_*                                the metric updates callers make
 
 The server runs in its own thread on purpose: a liveness probe must still answer (with 503)
 when the event loop is busy, and the probes it runs (a database ping) are synchronous anyway.
@@ -28,7 +28,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType
 from typing import IO, Any, Protocol
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
@@ -107,32 +106,13 @@ def record_alert(channel: str, *, delivered: bool, permanent: bool = False) -> N
         ALERTS_FAILED.labels(channel=channel, permanent=str(permanent).lower()).inc()
 
 
-class MeteredTransport(httpx.AsyncBaseTransport):
-    """Counts every ConnectWise response by status; pass it as ``Runtime.open(transport=...)``.
+def record_connectwise_response(status: str) -> None:
+    """One ConnectWise HTTP response by status ("error" when none came back).
 
-    Wrapping the transport keeps the one HTTP seam (the ConnectWise client) unaware of metrics.
+    Pass it as ``SharedHttp(on_response=...)``: the session reports every response, so the one
+    HTTP seam (the ConnectWise client) stays unaware of metrics.
     """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = await self._inner.handle_async_request(request)
-        except httpx.TransportError:
-            CONNECTWISE_REQUESTS.labels(status="error").inc()
-            raise
-        CONNECTWISE_REQUESTS.labels(status=str(response.status_code)).inc()
-        return response
-
-    async def aclose(self) -> None:
-        # Shared by every tenant's ConnectWiseClient, each of which closes its transport when
-        # its check ends: closing the pool then would break the other tenants' requests.
-        return
-
-    async def close_shared(self) -> None:
-        """Close the pooled connections, once, when the process is done with ConnectWise."""
-        await self._inner.aclose()
+    CONNECTWISE_REQUESTS.labels(status=status).inc()
 
 
 class _Limiter(Protocol):
@@ -355,8 +335,6 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO; ours already log what matters without URLs.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     # APScheduler logs every job run at INFO: thousands of lines an hour with many tenants.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     return handler

@@ -117,7 +117,10 @@ def check(
     runtime = Runtime.open(loaded)
 
     async def cycle() -> list[TenantResult]:
-        results = await check_many(runtime, tenants)
+        try:
+            results = await check_many(runtime, tenants)
+        finally:
+            await runtime.aclose()
         await dispatch(runtime)
         return results
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from monitor.cluster.engine import DEFAULT_TUNING, ClusterTuning
 from monitor.cluster.mode import SchedulerFactory, scheduler_running
+from monitor.connectwise.session import SharedHttp
 from monitor.daemon import Daemon
 from monitor.errors import CwdriftError
 from monitor.observability import (
@@ -25,6 +26,7 @@ from monitor.observability import (
     daemon_probe,
     log_context,
     record_check,
+    record_connectwise_response,
     record_open_findings,
     start_health_server,
     watch_host_limits,
@@ -40,16 +42,23 @@ METRICS_EVERY = timedelta(minutes=1)
 
 
 def node_daemon(
-    path: Path, *, tuning: ClusterTuning = DEFAULT_TUNING, config: Config | None = None
+    path: Path,
+    *,
+    http: SharedHttp,
+    tuning: ClusterTuning = DEFAULT_TUNING,
+    config: Config | None = None,
 ) -> tuple[Daemon, SchedulerFactory]:
-    """A daemon wired to the real checks, recording metrics, on the engine its config picks."""
+    """A daemon wired to the real checks, recording metrics, on the engine its config picks.
+
+    ``http`` (pooled ConnectWise connections) outlives config reloads; the caller closes it.
+    """
     from monitor import jobs
 
     current: list[jobs.Runtime] = []
 
     def runtime(loaded: LoadedConfig) -> jobs.Runtime:
         if not current or current[0].loaded is not loaded:
-            current[:] = [jobs.Runtime.open(loaded, migrate=False)]
+            current[:] = [jobs.Runtime.open(loaded, migrate=False, http=http)]
             watch_host_limits(current[0].limits)
         return current[0]
 
@@ -93,7 +102,8 @@ async def serve(
 ) -> None:
     """Run one node until SIGTERM: the daemon, plus /healthz and /metrics when a port is set."""
     config = load_config(path).config  # once here; the daemon's start loads it once more
-    daemon, factory = node_daemon(path, tuning=tuning, config=config)
+    http = SharedHttp(on_response=record_connectwise_response)
+    daemon, factory = node_daemon(path, http=http, tuning=tuning, config=config)
     port = health_port if health_port is not None else config.daemon.health_port
     health = None
     if port is not None:
@@ -103,6 +113,7 @@ async def serve(
     try:
         await daemon.run()
     finally:
+        await http.aclose()
         if health is not None:
             health.close()
             probe_db.dispose()

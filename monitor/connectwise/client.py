@@ -7,7 +7,12 @@ Nothing else in cwdrift talks HTTP to ConnectWise. Facts behind each special cas
 * the API base comes from ``GET {site}/login/companyinfo/{company}`` [§1.1] (see ``site.py``);
 * lists page with an RFC 8288 ``Link`` header, ``pageSize`` at most 1,000 [§4] (see ``links.py``);
 * retry 5xx, timeouts and connection errors with backoff and full jitter, honour ``Retry-After``
-  on 429, never retry 400/401/403/404 [§5, §6].
+  on 429, never retry 400/401/403/404 [§5, §6];
+* the codebase answer may come from a :class:`CompanyInfoCache`; a 404 on a cached base URL looks
+  the codebase up again once (a tenant upgraded since) before it is reported.
+
+HTTP goes through an aiohttp session: the process-wide one from :class:`SharedHttp` (pooled
+keep-alive connections shared by every tenant on a host), or a private one per client.
 
 Every failure becomes a :mod:`monitor.errors` type naming the endpoint (the API path, never a
 full URL) and the fix. The private key is kept as a ``SecretStr`` and scrubbed from anything that
@@ -18,24 +23,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
-import json
 import logging
 import random
 import re
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urljoin, urlsplit
 
-import certifi
-import httpx
+import aiohttp
+import orjson
 from pydantic import SecretStr
 
 from monitor.connectwise.limits import HostLimiter, HostLimits, default_host_limits
 from monitor.connectwise.links import link_for
+from monitor.connectwise.session import CompanyInfoCache, SharedHttp, open_session
 from monitor.connectwise.site import CompanyInfo, Site, base_url, parse_company_info, parse_site
 from monitor.errors import (
     AuthenticationFailed,
@@ -112,22 +115,25 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, read whole (the connection is back in the pool before it is parsed)."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive
+    body: bytes
+    url: str  # as requested, query included: the base for relative next-page links
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name, default)
+
+
+@dataclass(frozen=True, slots=True)
 class _Failure:
     error: ConnectWiseError
     retry_in: float | None  # seconds to wait before the next try; None: do not retry
 
 
 _PRINTABLE = re.compile(r"[^\x20-\x7e]+")
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process (CERT_REQUIRED, hostname checked).
-
-    Building one loads the whole CA bundle, about 30 ms of CPU: per tenant check that was
-    most of a check's cost (bench/RESULTS.md).
-    """
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 class ConnectWiseClient:
@@ -144,7 +150,8 @@ class ConnectWiseClient:
         private_key: SecretStr | str,
         client_id: str,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http: SharedHttp | None = None,
+        company_info: CompanyInfoCache | None = None,
         limiter: HostLimiter | None = None,
         limits: HostLimits | None = None,
         retry: RetryPolicy | None = None,
@@ -165,20 +172,24 @@ class ConnectWiseClient:
         # Strings that must never leave this object, even inside an echoed response body.
         self._secrets = tuple(s for s in (secret.get_secret_value(), token) if s)
         self._client_id = client_id
-        self._transport = transport
+        self._shared = http
+        self._company_cache = company_info
         # Either one limiter for every request, or a registry to pick the API host's limiter
         # from once the codebase lookup has named that host (default: the process registry).
         self._limiter = limiter
+        self._fixed_limiter = limiter is not None
         self._limits = limits
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._timeout = timeout
+        self._request_timeout = aiohttp.ClientTimeout(total=timeout)
         if not 1 <= page_size <= PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{PAGE_SIZE}, got {page_size}")
         self._page_size = page_size
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._base_url: str | None = None
         self.company_info: CompanyInfo | None = None
+        self._base_from_cache = False
 
     def __repr__(self) -> str:
         return (
@@ -189,12 +200,8 @@ class ConnectWiseClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._http = httpx.AsyncClient(
-            transport=self._transport,
-            timeout=self._timeout,
-            verify=tls_context(),  # always verified: the request carries the API keys
-            follow_redirects=False,  # a redirect must not carry the keys to another host
-        )
+        # TLS is always verified (the request carries the API keys): see session.tls_context.
+        self._http = self._shared.session() if self._shared else open_session()
         try:
             await self._discover()
         except BaseException:
@@ -212,9 +219,9 @@ class ConnectWiseClient:
 
     async def aclose(self) -> None:
         if self._http is not None:
-            # An injected transport is the caller's, shared by many clients: leave it open.
-            if self._transport is None:
-                await self._http.aclose()
+            # A shared session serves other tenants' checks too: only a private one is closed.
+            if self._shared is None:
+                await self._http.close()
             self._http = None
 
     @property
@@ -223,31 +230,57 @@ class ConnectWiseClient:
             raise RuntimeError("use 'async with ConnectWiseClient(...)' before reading")
         return self._base_url
 
-    async def _discover(self) -> None:
+    async def _discover(self, *, fresh: bool = False) -> None:
+        cache = self._company_cache
+        info = None if fresh or cache is None else cache.get(self.site.origin, self.company_id)
+        self._base_from_cache = info is not None
+        if info is None:
+            info = await self._lookup_company_info()
+            if cache is not None:
+                cache.put(self.site.origin, self.company_id, info)
+        self.company_info = info
+        self._base_url = base_url(self.site, info)
+        if not self._fixed_limiter:
+            limits = self._limits or default_host_limits()
+            self._limiter = limits.for_host(urlsplit(self._base_url).hostname or "")
+        log.debug("company %s: API base %s", self.company_id, self._base_url)
+
+    async def _lookup_company_info(self) -> CompanyInfo:
         endpoint = f"/login/companyinfo/{self.company_id}"
         url = f"{self.site.origin}/login/companyinfo/{quote(self.company_id, safe='')}"
         limits = self._limits or default_host_limits()
-        limiter = self._limiter or limits.for_host(self.site.host)
+        limiter = self._limiter if self._fixed_limiter else limits.for_host(self.site.host)
         response = await self._send(url, endpoint=endpoint, limiter=limiter)
-        info = parse_company_info(self._decode(response, endpoint), endpoint=endpoint)
-        self.company_info = info
-        self._base_url = base_url(self.site, info)
-        if self._limiter is None:
-            self._limiter = limits.for_host(urlsplit(self._base_url).hostname or "")
-        log.debug("company %s: API base %s", self.company_id, self._base_url)
+        return parse_company_info(self._decode(response, endpoint), endpoint=endpoint)
+
+    async def _read(
+        self, path: str, endpoint: str, params: Mapping[str, str] | None = None
+    ) -> Reply:
+        """The first (or only) page of ``path``; a 404 on a cached codebase looks it up again."""
+        try:
+            return await self._send(self._url(path), endpoint=endpoint, params=params)
+        except NotFound:
+            if not self._base_from_cache:
+                raise
+            stale = self.base_url
+            await self._discover(fresh=True)
+            if self.base_url == stale:
+                raise
+            log.info("company %s: codebase moved; API base now %s", self.company_id, self.base_url)
+            return await self._send(self._url(path), endpoint=endpoint, params=params)
 
     # -- reads -------------------------------------------------------------------------------
 
     async def get_one(self, path: str) -> Json:
         """GET one record; anything but a JSON object is a MalformedResponse."""
         endpoint = _endpoint_of(path)
-        response = await self._send(self._url(path), endpoint=endpoint)
+        response = await self._read(path, endpoint)
         payload = self._decode(response, endpoint)
         if not isinstance(payload, dict):
             raise MalformedResponse(
                 f"expected a JSON object from {endpoint}, got {_kind(payload)}",
                 endpoint=endpoint,
-                status=response.status_code,
+                status=response.status,
                 fix="check that the site is a ConnectWise Manage server and the API path exists",
             )
         return payload
@@ -260,16 +293,16 @@ class ConnectWiseClient:
         """
         endpoint = _endpoint_of(path)
         query = {"pageSize": str(self._page_size), **dict(params or {})}
-        response = await self._send(self._url(path), endpoint=endpoint, params=query)
+        response = await self._read(path, endpoint, query)
         rows = self._rows(response, endpoint)
-        seen = {str(response.request.url)}
+        seen = {response.url}
         page = 1
         while True:
-            target = link_for(response.headers.get("link"), "next")
+            target = link_for(response.header("link"), "next")
             if target is None:
                 return rows
             page += 1
-            next_url = urljoin(str(response.request.url), target)
+            next_url = urljoin(response.url, target)
             self._check_next(next_url, seen, endpoint=endpoint, page=page)
             seen.add(next_url)
             try:
@@ -307,13 +340,13 @@ class ConnectWiseClient:
                 fix="run the check again; report this to ConnectWise if it persists",
             )
 
-    def _rows(self, response: httpx.Response, endpoint: str) -> list[Json]:
+    def _rows(self, response: Reply, endpoint: str) -> list[Json]:
         payload = self._decode(response, endpoint)
         if not isinstance(payload, list) or not all(isinstance(row, dict) for row in payload):
             raise MalformedResponse(
                 f"expected a JSON list of objects from {endpoint}, got {_kind(payload)}",
                 endpoint=endpoint,
-                status=response.status_code,
+                status=response.status,
                 fix="check that the site is a ConnectWise Manage server and the API path exists",
             )
         return payload
@@ -340,7 +373,7 @@ class ConnectWiseClient:
         params: Mapping[str, str] | None = None,
         page: int = 1,
         limiter: HostLimiter | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
         """GET with retries; returns a 2xx response or raises the typed error."""
         if self._http is None:
             raise RuntimeError("use 'async with ConnectWiseClient(...)' before reading")
@@ -350,7 +383,7 @@ class ConnectWiseClient:
         while True:
             attempt += 1
             outcome = await self._attempt(url, endpoint, params, page, attempt, limiter)
-            if isinstance(outcome, httpx.Response):
+            if isinstance(outcome, Reply):
                 return outcome
             if outcome.retry_in is None or attempt >= self._retry.attempts:
                 raise outcome.error
@@ -364,14 +397,14 @@ class ConnectWiseClient:
         page: int,
         attempt: int,
         limiter: HostLimiter,
-    ) -> httpx.Response | _Failure:
+    ) -> Reply | _Failure:
         """One try: the 2xx response, or the error and how long to wait before the next try."""
         assert self._http is not None
         policy = self._retry
         try:
             async with limiter.slot():
-                response = await self._http.get(url, params=params, headers=self._headers())
-        except httpx.TimeoutException as exc:
+                response = await self._get(self._http, url, params)
+        except TimeoutError as exc:
             log.debug("GET %s page %d: %s (attempt %d)", endpoint, page, _name(exc), attempt)
             return _Failure(
                 ConnectionFailed(
@@ -382,7 +415,7 @@ class ConnectWiseClient:
                 ),
                 policy.backoff(attempt),
             )
-        except httpx.TransportError as exc:  # refused, DNS, TLS, reset mid-response
+        except aiohttp.ClientError as exc:  # refused, DNS, TLS, reset mid-response
             log.debug("GET %s page %d: %s (attempt %d)", endpoint, page, _name(exc), attempt)
             return _Failure(
                 ConnectionFailed(
@@ -393,22 +426,36 @@ class ConnectWiseClient:
                 ),
                 policy.backoff(attempt),
             )
-        status = response.status_code
+        status = response.status
         log.debug("GET %s page %d -> %d (attempt %d)", endpoint, page, status, attempt)
         if 200 <= status < 300:
             return response
         error = self._error_for(response, endpoint, attempt)
         if status == 429:
-            wait = policy.retry_after(response.headers.get("retry-after"))
+            wait = policy.retry_after(response.header("retry-after"))
             return _Failure(error, wait if wait is not None else policy.backoff(attempt))
         if status >= 500:
             return _Failure(error, policy.backoff(attempt))
         return _Failure(error, None)  # other 4xx: repeating the same request cannot help
 
+    async def _get(
+        self, http: aiohttp.ClientSession, url: str, params: Mapping[str, str] | None
+    ) -> Reply:
+        # No redirects: a redirect must not carry the keys to another host.
+        async with http.get(
+            url,
+            params=params,
+            headers=self._headers(),
+            allow_redirects=False,
+            timeout=self._request_timeout,
+        ) as response:
+            body = await response.read()
+            return Reply(response.status, response.headers, body, str(response.url))
+
     # -- turning answers into errors ---------------------------------------------------------
 
-    def _error_for(self, response: httpx.Response, endpoint: str, attempt: int) -> ConnectWiseError:
-        status = response.status_code
+    def _error_for(self, response: Reply, endpoint: str, attempt: int) -> ConnectWiseError:
+        status = response.status
         said = self._server_message(response)
         detail = f" (ConnectWise said: {said})" if said else ""
         company = f"company {self.company_id!r}"
@@ -449,7 +496,7 @@ class ConnectWiseClient:
                 ),
             )
         if status == 429:
-            retry_after = self._retry.retry_after(response.headers.get("retry-after"))
+            retry_after = self._retry.retry_after(response.header("retry-after"))
             return RateLimited(
                 f"ConnectWise kept rate-limiting {endpoint} after {attempt} tries{detail}",
                 endpoint=endpoint,
@@ -470,18 +517,18 @@ class ConnectWiseClient:
             fix="this request is not retried; check the site, company id and API version",
         )
 
-    def _server_message(self, response: httpx.Response) -> str:
+    def _server_message(self, response: Reply) -> str:
         """The ``message``/``code`` of an error body (either ConnectWise shape), scrubbed.
 
         A non-JSON body (a proxy's HTML error page) is described by its content type and start.
         """
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            if not response.content:
+            body = orjson.loads(response.body)
+        except orjson.JSONDecodeError:  # invalid UTF-8 included
+            if not response.body:
                 return ""
-            content_type = response.headers.get("content-type", "no content-type")
-            head = self._scrub(response.content[:120].decode("utf-8", "replace"))[:80]
+            content_type = response.header("content-type", "no content-type")
+            head = self._scrub(response.body[:120].decode("utf-8", "replace"))[:80]
             return f"{content_type} starting {head!r}"
         if not isinstance(body, dict):
             return ""
@@ -490,16 +537,16 @@ class ConnectWiseClient:
         ]
         return self._scrub(": ".join(parts))[:200]
 
-    def _decode(self, response: httpx.Response, endpoint: str) -> Any:
+    def _decode(self, response: Reply, endpoint: str) -> Any:
         try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            content_type = response.headers.get("content-type", "no content-type")
-            head = self._scrub(response.content[:120].decode("utf-8", "replace"))
+            return orjson.loads(response.body)  # ~3x faster than json: bodies run to 100 KB
+        except orjson.JSONDecodeError:  # invalid UTF-8 included
+            content_type = response.header("content-type", "no content-type")
+            head = self._scrub(response.body[:120].decode("utf-8", "replace"))
             raise MalformedResponse(
                 f"expected JSON from {endpoint} but got {content_type!r} starting {head[:80]!r}",
                 endpoint=endpoint,
-                status=response.status_code,
+                status=response.status,
                 fix=(
                     "check that the site is the ConnectWise server (not a login page, proxy or "
                     "maintenance page); the next check retries"

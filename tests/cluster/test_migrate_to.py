@@ -55,6 +55,7 @@ def sqlite_history(tmp_path: Path) -> Database:
                 fleet_company_id(0), "transferExpensesAsBillFlag", True, by="jsmith"
             )
             await jobs.check_many(rt, loaded.config.tenants)
+            await rt.aclose()
 
         import asyncio
 

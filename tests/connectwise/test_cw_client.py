@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 
 from monitor.connectwise.client import ACCEPT, ConnectWiseClient, required_permission
@@ -24,7 +25,7 @@ from monitor.errors import (
 )
 from monitor.simulator.app import create_app
 from monitor.simulator.scenario import Fault
-from monitor.simulator.server import RunningSimulator
+from monitor.simulator.server import RunningSimulator, serve_asgi
 from monitor.simulator.state import SimulatorState
 
 from .conftest import (
@@ -35,6 +36,7 @@ from .conftest import (
     RecordingSleep,
     scenario,
 )
+from .fake_http_server import Answer, Request, serve_handler
 
 # -- connection and headers ------------------------------------------------------------------
 
@@ -55,16 +57,10 @@ class HeaderRecorder:
 
 async def test_headers_as_sent() -> None:
     recorder = HeaderRecorder(create_app(SimulatorState(scenario())))
-    client = ConnectWiseClient(
-        "http://127.0.0.1",
-        "acme",
-        GOZYNTA_PUBLIC,
-        GOZYNTA_PRIVATE,
-        CLIENT_ID,
-        transport=httpx.ASGITransport(app=recorder),
-    )
-    async with client as cw:
-        await cw.get_list("/finance/glCaptions")
+    with serve_asgi(recorder) as url:
+        client = ConnectWiseClient(url, "acme", GOZYNTA_PUBLIC, GOZYNTA_PRIVATE, CLIENT_ID)
+        async with client as cw:
+            await cw.get_list("/finance/glCaptions")
     expected_auth = (
         "Basic " + base64.b64encode(f"acme+{GOZYNTA_PUBLIC}:{GOZYNTA_PRIVATE}".encode()).decode()
     )
@@ -153,60 +149,65 @@ async def test_broken_paging_is_an_incomplete_read(
     assert len(sleep.delays) == 2  # page 2's 500 was retried within the budget first
 
 
-def _fake_connectwise(pages: dict[str, tuple[list[Any], str | None]]) -> httpx.MockTransport:
-    """A stand-in ConnectWise that serves companyinfo and fixed pages keyed by query string."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/login/companyinfo/"):
-            return httpx.Response(200, json={"Codebase": "v2025_1/", "IsCloud": "False"})
-        body, link = pages[request.url.query.decode()]
-        return httpx.Response(200, json=body, headers={"Link": link} if link else {})
-
-    return httpx.MockTransport(handler)
+Pages = dict[str, tuple[list[Any], str | None]]
 
 
-BASE = "http://127.0.0.1/v2025_1/apis/3.0/x"
+@contextmanager
+def _fake_connectwise(pages: Callable[[str], Pages]) -> Iterator[str]:
+    """A stand-in ConnectWise serving companyinfo and fixed pages keyed by query string.
+
+    ``pages`` gets the server's API base (``http://127.0.0.1:PORT/v2025_1/apis/3.0``).
+    """
+    served: Pages = {}
+
+    def handler(request: Request) -> Answer:
+        if request.path.startswith("/login/companyinfo/"):
+            return Answer.json({"Codebase": "v2025_1/", "IsCloud": "False"})
+        body, link = served[request.query]
+        return Answer.json(body, **({"Link": link} if link else {}))
+
+    with serve_handler(handler) as server:
+        served.update(pages(f"{server.url}/v2025_1/apis/3.0"))
+        yield server.url
+
+
+def _page_repeats(base: str) -> Pages:
+    # page 2 says its next page is page 2 again
+    again = f'<{base}/x?pageSize=1000&page=2>; rel="next"'
+    return {"pageSize=1000": ([{"id": 1}], again), "pageSize=1000&page=2": ([{"id": 2}], again)}
+
+
+def _page_leaves_host(_: str) -> Pages:
+    # a next link to another server must not receive the keys
+    return {"pageSize=1000": ([{"id": 1}], '<https://evil.example/x?page=2>; rel="next"')}
 
 
 @pytest.mark.parametrize(
     ("pages", "says"),
-    [
-        # page 2 says its next page is page 2 again
-        (
-            {
-                "pageSize=1000": ([{"id": 1}], f'<{BASE}?pageSize=1000&page=2>; rel="next"'),
-                "pageSize=1000&page=2": ([{"id": 2}], f'<{BASE}?pageSize=1000&page=2>; rel="next"'),
-            },
-            "repeats an earlier page",
-        ),
-        # a next link to another server must not receive the keys
-        (
-            {"pageSize=1000": ([{"id": 1}], '<https://evil.example/x?page=2>; rel="next"')},
-            "points at another server",
-        ),
-    ],
+    [(_page_repeats, "repeats an earlier page"), (_page_leaves_host, "points at another server")],
 )
 async def test_next_links_that_loop_or_leave_the_host_are_refused(
-    pages: dict[str, tuple[list[Any], str | None]], says: str
+    pages: Callable[[str], Pages], says: str
 ) -> None:
-    client = ConnectWiseClient(
-        "http://127.0.0.1", "acme", "pub", "priv", CLIENT_ID, transport=_fake_connectwise(pages)
-    )
-    async with client as cw:
-        with pytest.raises(IncompleteRead, match=says):
-            await cw.get_list("/x")
+    with _fake_connectwise(pages) as url:
+        async with ConnectWiseClient(url, "acme", "pub", "priv", CLIENT_ID) as cw:
+            with pytest.raises(IncompleteRead, match=says):
+                await cw.get_list("/x")
 
 
 async def test_relative_next_links_are_followed() -> None:
-    pages: dict[str, tuple[list[Any], str | None]] = {
-        "pageSize=1000": ([{"id": 1}], '</v2025_1/apis/3.0/x?pageSize=1000&page=2>; rel="next"'),
-        "pageSize=1000&page=2": ([{"id": 2}], None),
-    }
-    client = ConnectWiseClient(
-        "http://127.0.0.1", "acme", "pub", "priv", CLIENT_ID, transport=_fake_connectwise(pages)
-    )
-    async with client as cw:
-        assert await cw.get_list("/x") == [{"id": 1}, {"id": 2}]
+    def pages(_: str) -> Pages:
+        return {
+            "pageSize=1000": (
+                [{"id": 1}],
+                '</v2025_1/apis/3.0/x?pageSize=1000&page=2>; rel="next"',
+            ),
+            "pageSize=1000&page=2": ([{"id": 2}], None),
+        }
+
+    with _fake_connectwise(pages) as url:
+        async with ConnectWiseClient(url, "acme", "pub", "priv", CLIENT_ID) as cw:
+            assert await cw.get_list("/x") == [{"id": 1}, {"id": 2}]
 
 
 # -- faults: retried and then OK -------------------------------------------------------------

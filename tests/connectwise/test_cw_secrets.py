@@ -6,7 +6,6 @@ import base64
 import logging
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -25,6 +24,7 @@ from .conftest import (
     GOZYNTA_PUBLIC,
     ClientFactory,
 )
+from .fake_http_server import Answer, Request, serve_handler
 
 WRONG_PRIVATE = "Wrong-Private-Key-77"
 AT = datetime(2026, 11, 3, tzinfo=UTC)
@@ -103,23 +103,17 @@ async def test_echoed_secrets_in_a_response_body_are_scrubbed() -> None:
     """A proxy or error page that echoes the Authorization header must not leak it."""
     token = base64.b64encode(f"acme+pub:{GOZYNTA_PRIVATE}".encode()).decode()
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/login/companyinfo/"):
-            return httpx.Response(200, json={"Codebase": "v2025_1/", "IsCloud": "False"})
+    def handler(request: Request) -> Answer:
+        if request.path.startswith("/login/companyinfo/"):
+            return Answer.json({"Codebase": "v2025_1/", "IsCloud": "False"})
         body = f"<html>Basic {token} key={GOZYNTA_PRIVATE}</html>"
-        return httpx.Response(200, text=body, headers={"content-type": "text/html"})
+        return Answer(200, body.encode(), {"content-type": "text/html"})
 
-    client = ConnectWiseClient(
-        "http://127.0.0.1",
-        "acme",
-        "pub",
-        GOZYNTA_PRIVATE,
-        CLIENT_ID,
-        transport=httpx.MockTransport(handler),
-    )
-    async with client as cw:
-        with pytest.raises(MalformedResponse) as caught:
-            await cw.get_list("/system/info")
+    with serve_handler(handler) as server:
+        client = ConnectWiseClient(server.url, "acme", "pub", GOZYNTA_PRIVATE, CLIENT_ID)
+        async with client as cw:
+            with pytest.raises(MalformedResponse) as caught:
+                await cw.get_list("/system/info")
     text = str(caught.value)
     assert "text/html" in text
     assert "<html>Basic ***" in text

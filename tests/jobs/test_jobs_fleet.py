@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from monitor.jobs import Runtime, check_many
+from monitor.jobs import Runtime, TenantResult, check_many
 from monitor.settings import load_config
 from monitor.simulator.scenario import fleet_company_id, fleet_keys, generate_fleet
 from monitor.simulator.server import running_simulator
@@ -44,8 +44,14 @@ def test_concurrent_checks_all_record_and_drift_matches_the_fleet(
     with running_simulator(scenario) as sim:
         loaded = load_config(fleet_config(tmp_path / "c.yaml", database_url, sim.url))
         runtime = Runtime.open(loaded)
-        results = asyncio.run(check_many(runtime, loaded.config.tenants, in_flight=6))
-        again = asyncio.run(check_many(runtime, loaded.config.tenants, in_flight=6))
+
+        async def twice() -> tuple[list[TenantResult], list[TenantResult]]:
+            first = await check_many(runtime, loaded.config.tenants, in_flight=6)
+            second = await check_many(runtime, loaded.config.tenants, in_flight=6)
+            await runtime.aclose()
+            return first, second
+
+        results, again = asyncio.run(twice())
         runtime.db.dispose()
     assert [r.error for r in results] == [None] * TENANTS
     drifting = {r.tenant_id for r in results if r.status == "drift"}

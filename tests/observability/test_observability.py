@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import socket
 from collections.abc import Iterator, Mapping
+from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.connectwise.limits import HostLimits
+from monitor.connectwise.session import SharedHttp
 from monitor.observability import (
-    MeteredTransport,
     configure_logging,
     daemon_probe,
     log_context,
     record_alert,
     record_check,
+    record_connectwise_response,
     record_open_findings,
     start_health_server,
     watch_host_limits,
 )
+from monitor.simulator.server import serve_asgi
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -117,11 +123,15 @@ async def test_connectwise_requests_and_rate_limit_waits_are_exposed(serve: list
     serve.append(server)
     scrape = httpx.AsyncClient()
     statuses = iter([200, 429, 200])
-    transport = MeteredTransport(httpx.MockTransport(lambda _: httpx.Response(next(statuses))))
     before = samples((await scrape.get(f"{server.url}/metrics")).text)
-    async with httpx.AsyncClient(transport=transport) as client:
+    http = SharedHttp(on_response=record_connectwise_response)
+    with serve_asgi(answering(statuses)) as url:
         for _ in range(3):
-            await client.get("https://api-na.example.test/x")
+            async with http.session().get(url) as response:
+                await response.read()
+    with contextlib.suppress(aiohttp.ClientError):  # nothing listens there: "error"
+        await http.session().get(f"http://127.0.0.1:{closed_port()}/")
+    await http.aclose()
 
     # A bucket of one request per minute and a burst of one: the second request must wait.
     waits: list[float] = []
@@ -144,8 +154,27 @@ async def test_connectwise_requests_and_rate_limit_waits_are_exposed(serve: list
     key429 = ("cwdrift_connectwise_requests_total", (("status", "429"),))
     assert after[key200] - before.get(key200, 0) == 2
     assert after[key429] - before.get(key429, 0) == 1
+    key_error = ("cwdrift_connectwise_requests_total", (("status", "error"),))
+    assert after[key_error] - before.get(key_error, 0) == 1
     assert after[("cwdrift_rate_limit_waits_total", (("host", "api-na.example.test"),))] == 1
     assert waits  # the wait really happened (on the injected clock)
+
+
+def answering(statuses: Iterator[int]) -> Any:
+    """An ASGI app answering each request with the next status, empty body."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": next(statuses), "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -102,9 +102,16 @@ def _check_all(loaded: LoadedConfig, at: str) -> list[TenantResult]:
     with freeze_time(at, real_asyncio=True):
         rt = Runtime.open(loaded)
         try:
-            return asyncio.run(check_many(rt, loaded.config.tenants))
+            return asyncio.run(_checked_and_closed(rt))
         finally:
             rt.db.dispose()
+
+
+async def _checked_and_closed(rt: Runtime) -> list[TenantResult]:
+    try:
+        return await check_many(rt, rt.config.tenants)
+    finally:
+        await rt.aclose()
 
 
 def build_history(workdir: Path, database: str) -> History:

@@ -200,6 +200,7 @@ def _check(rt: Runtime, at: str) -> TenantResult:
 
         async def cycle() -> TenantResult:
             (result,) = await check_many(rt, rt.config.tenants)
+            await rt.aclose()
             await dispatch(rt)
             return result
 
