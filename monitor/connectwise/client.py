@@ -38,7 +38,7 @@ from pydantic import SecretStr
 
 from monitor.connectwise.limits import HostLimiter, HostLimits, default_host_limits
 from monitor.connectwise.links import link_for
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp, open_session
+from monitor.connectwise.session import CompanyInfoCache, SharedHttp, env_proxy, open_session
 from monitor.connectwise.site import CompanyInfo, Site, base_url, parse_company_info, parse_site
 from monitor.errors import (
     AuthenticationFailed,
@@ -190,6 +190,7 @@ class ConnectWiseClient:
         self._base_url: str | None = None
         self.company_info: CompanyInfo | None = None
         self._base_from_cache = False
+        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> proxy URL
 
     def __repr__(self) -> str:
         return (
@@ -448,9 +449,17 @@ class ConnectWiseClient:
             headers=self._headers(),
             allow_redirects=False,
             timeout=self._request_timeout,
+            proxy=self._proxy_for(url),
         ) as response:
             body = await response.read()
             return Reply(response.status, response.headers, body, str(response.url))
+
+    def _proxy_for(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            self._proxies[key] = env_proxy(*key)
+        return self._proxies[key]
 
     # -- turning answers into errors ---------------------------------------------------------
 

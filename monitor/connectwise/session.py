@@ -19,6 +19,7 @@ import asyncio
 import functools
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -78,6 +79,21 @@ class SharedHttp:
                 await session.close()
             else:
                 session.detach()
+
+
+def env_proxy(scheme: str, host: str) -> str | None:
+    """The proxy ``HTTPS_PROXY``/``HTTP_PROXY`` name for this host, unless ``NO_PROXY`` exempts it.
+
+    The session does not use aiohttp's ``trust_env``: that also reads ``~/.netrc`` for the
+    target host on every request (in a thread), which would clash with our Authorization header.
+    """
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(scheme)
+    # proxy_bypass_environment is public in urllib.request but missing from typeshed
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not proxy or bypass(host, proxies):
+        return None
+    return proxy
 
 
 def open_session(*, on_response: ResponseObserver | None = None) -> aiohttp.ClientSession:

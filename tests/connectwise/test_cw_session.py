@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from monitor.connectwise.client import ConnectWiseClient
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp
+from monitor.connectwise.session import CompanyInfoCache, SharedHttp, env_proxy
 from monitor.connectwise.site import CompanyInfo
 from monitor.errors import NotFound
 from monitor.simulator.server import RunningSimulator
@@ -116,3 +116,16 @@ def test_a_new_event_loop_gets_a_new_session() -> None:
         await http.aclose()
 
     asyncio.run(close())
+
+
+def test_proxies_come_from_the_environment_unless_exempted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https", "api-na.myconnectwise.net") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.msp.example:3128")
+    monkeypatch.setenv("NO_PROXY", "cw.internal.example")
+    assert env_proxy("https", "api-na.myconnectwise.net") == "http://proxy.msp.example:3128"
+    assert env_proxy("https", "cw.internal.example") is None
+    assert env_proxy("http", "api-na.myconnectwise.net") is None  # only HTTPS_PROXY was set
