@@ -78,6 +78,11 @@ class SchedulerFactory(Protocol):
     ) -> CheckScheduler: ...
 
 
+def new_node_id() -> str:
+    """``hostname:pid:random``: unique across restarts, and says where the process runs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 def schedules_of(loaded: LoadedConfig) -> dict[str, Schedule]:
     """Tenant id -> its schedule (its own, or the daemon default)."""
     config = loaded.config
@@ -99,6 +104,7 @@ class Daemon:
         grace: timedelta = DEFAULT_GRACE,
         beat_every: timedelta = BEAT_INTERVAL,
         periodic: Sequence[PeriodicJob] = (),
+        node_id: str | None = None,
     ) -> None:
         self.config_path = config_path
         self._periodic = tuple(periodic)
@@ -111,7 +117,7 @@ class Daemon:
         self._beat_every = beat_every
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
-        self.node_id = f"{self.hostname}:{self.pid}:{uuid.uuid4().hex[:12]}"
+        self.node_id = node_id or new_node_id()
         self._loaded: LoadedConfig | None = None
         self._db: DaemonDatabase | None = None
         self._scheduler: CheckScheduler | None = None

@@ -25,7 +25,6 @@ import contextlib
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ from monitor.clock import ensure_utc, utcnow
 from monitor.cluster.leader import LeaderLock
 from monitor.cluster.queue import TASK_NAME, build_app, defer_check, psycopg_conninfo
 from monitor.cluster.tables import ClusterNodeRow
+from monitor.daemon import new_node_id
 from monitor.errors import ConfigError, CwdriftError
 from monitor.observability import CLUSTER_LEADER
 from monitor.scheduler import ApsCheckScheduler, validate_schedules
@@ -71,10 +71,6 @@ class ClusterTuning:
 
 
 DEFAULT_TUNING = ClusterTuning()
-
-
-def new_node_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 class ClusterCheckScheduler:

@@ -59,10 +59,12 @@ class SchedulerFactory:
         *,
         tuning: ClusterTuning = DEFAULT_TUNING,
         config: Config | None = None,
+        node_id: str | None = None,
     ) -> None:
         self._config_path = config_path
         self._tuning = tuning
         self._config = config
+        self._node_id = node_id  # the daemon's, so `status` names each node once
         self.mode: Mode | None = None
         self.scheduler: CheckScheduler | None = None
 
@@ -76,7 +78,12 @@ class SchedulerFactory:
         config = self._config or load_config(self._config_path).config
         self.mode = resolve_mode(config)
         build = (
-            partial(ClusterCheckScheduler, database_url=config.database, tuning=self._tuning)
+            partial(
+                ClusterCheckScheduler,
+                database_url=config.database,
+                tuning=self._tuning,
+                node_id=self._node_id,
+            )
             if self.mode == "cluster"
             else ApsCheckScheduler
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from monitor.cluster.engine import DEFAULT_TUNING, ClusterTuning
 from monitor.cluster.mode import SchedulerFactory, scheduler_running
 from monitor.connectwise.session import SharedHttp
-from monitor.daemon import Daemon
+from monitor.daemon import Daemon, new_node_id
 from monitor.errors import CwdriftError
 from monitor.observability import (
     configure_logging,
@@ -80,13 +80,15 @@ def node_daemon(
     async def findings_gauge(loaded: LoadedConfig) -> None:
         record_open_findings(await jobs.open_findings_by_severity(runtime(loaded)))
 
-    factory = SchedulerFactory(path, tuning=tuning, config=config)
+    node_id = new_node_id()  # one name for the daemon's and the cluster engine's rows
+    factory = SchedulerFactory(path, tuning=tuning, config=config, node_id=node_id)
     daemon = Daemon(
         path,
         run_check=run_check,
         dispatch=dispatch,
         open_db=Database,
         scheduler_factory=factory,
+        node_id=node_id,
         periodic=(
             # Polled: the report's slot is in report.timezone, and a missed one catches up.
             ("weekly-report", REPORT_POLL, weekly_report),

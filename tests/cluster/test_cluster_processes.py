@@ -23,6 +23,7 @@ from monitor.clock import utcnow
 from monitor.cluster.status import ClusterStatus, cluster_status
 from monitor.simulator.scenario import generate_fleet
 from monitor.simulator.server import running_simulator
+from monitor.store.daemon_tables import DaemonNode
 from monitor.store.database import Database
 from monitor.store.tables import CheckRunTable
 
@@ -122,6 +123,11 @@ def checks_per_tenant(db: Database) -> dict[str, int]:
     return {tenant: count for tenant, count in rows}
 
 
+def daemon_node_ids(db: Database) -> set[str]:
+    with db.session() as session:
+        return set(session.execute(select(DaemonNode.node_id)).scalars())
+
+
 def job_statuses(db: Database) -> dict[str, int]:
     with db.session() as session:
         rows = session.execute(
@@ -144,6 +150,9 @@ def test_leader_killed_mid_checks_every_tenant_checked_exactly_once(
         return current if lead.running and sum(n.alive for n in current.nodes) == 3 else None
 
     before = until_sync(leader_running_checks, "3 nodes up and the leader running checks")
+    # `cwdrift status` lists daemons and cluster workers: each node under one name in both.
+    cluster_ids = {n.node_id for n in before.nodes}
+    until_sync(lambda: daemon_node_ids(db) == cluster_ids, "daemon rows named as the workers")
     killed = next(n for n in before.nodes if n.leader)
     assert len(killed.running) >= 1
     group.by_pid(killed.pid).send_signal(signal.SIGKILL)
