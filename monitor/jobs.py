@@ -33,7 +33,7 @@ from monitor.findings import Change, Finding
 from monitor.reports.send import report_due, send_weekly
 from monitor.settings import Config, LoadedConfig, TenantConfig
 from monitor.snapshot import CredentialMode, Snapshot
-from monitor.store.checks import latest_snapshot, latest_snapshot_hash, record_check
+from monitor.store.checks import latest_snapshot, record_check, stored_tenant
 from monitor.store.database import Database
 from monitor.store.history import open_findings, prune_checks
 from monitor.waivers import effective_waivers
@@ -171,11 +171,12 @@ def _record(
     findings: list[Finding] | None = None
     changes: list[Change] = []
     with rt.db.session() as session:
+        stored = stored_tenant(session, tenant.id)
         if snapshot is not None:
-            waivers = effective_waivers(session, tenant, now)
+            waivers = effective_waivers(session, tenant, now, in_database=stored.has_waivers)
             findings = evaluate(rt.baseline, snapshot, tenant.options, waivers, now)
             # Most checks find nothing changed: compare hashes before decoding the last snapshot.
-            if latest_snapshot_hash(session, tenant.id) != snapshot.content_hash:
+            if stored.content_hash != snapshot.content_hash:
                 changes = diff(latest_snapshot(session, tenant.id), snapshot)
         record = record_check(
             session,
@@ -187,6 +188,7 @@ def _record(
             changes=changes,
             findings=findings,
             error=error,
+            stored=stored,
         )
         queued = enqueue_for_check(
             session,
@@ -213,13 +215,7 @@ def _record(
 
 def _who_changed(snapshot: Snapshot | None) -> Mapping[str, tuple[str | None, str | None]]:
     """Setting key -> (ConnectWise updatedBy, lastUpdated), for alerts that say who changed it."""
-    if snapshot is None:
-        return {}
-    return {
-        key: (s.updated_by, s.last_updated)
-        for key, s in snapshot.settings.items()
-        if s.updated_by is not None or s.last_updated is not None
-    }
+    return {} if snapshot is None else snapshot.provenance()
 
 
 async def check_many(

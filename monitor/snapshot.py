@@ -30,7 +30,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -79,6 +79,22 @@ class Setting:
     updated_by: str | None = None
     last_updated: str | None = None
 
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        value: Value,
+        updated_by: str | None = None,
+        last_updated: str | None = None,
+    ) -> None:
+        # A check builds ~500 settings; the generated frozen __init__ (object.__setattr__ per
+        # field) took a third of normalize. Slot descriptors set the fields at a third the cost.
+        _set_key(self, key)
+        _set_label(self, label)
+        _set_value(self, value)
+        _set_updated_by(self, updated_by)
+        _set_last_updated(self, last_updated)
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"label": self.label, "value": self.value}
         if self.updated_by is not None:
@@ -86,6 +102,41 @@ class Setting:
         if self.last_updated is not None:
             data["last_updated"] = self.last_updated
         return data
+
+
+class Provenance(Mapping[str, tuple[str | None, str | None]]):
+    """Setting key -> (updated_by, last_updated), for the settings whose record said either.
+
+    A view, not a copy: a check looks up the few keys its failing rules read among ~500.
+    """
+
+    __slots__ = ("_settings",)
+
+    def __init__(self, settings: Mapping[str, Setting]) -> None:
+        self._settings = settings
+
+    def __getitem__(self, key: str) -> tuple[str | None, str | None]:
+        setting = self._settings[key]
+        if setting.updated_by is None and setting.last_updated is None:
+            raise KeyError(key)
+        return setting.updated_by, setting.last_updated
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self._settings if key in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _slot_setter(name: str) -> Callable[[Setting, Any], None]:
+    """Set one field of a new Setting, bypassing the frozen ``__setattr__`` (for ``__init__``)."""
+    setter: Callable[[Setting, Any], None] = vars(Setting)[name].__set__
+    return setter
+
+
+_set_key, _set_label, _set_value, _set_updated_by, _set_last_updated = (
+    _slot_setter(name) for name in ("key", "label", "value", "updated_by", "last_updated")
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +177,10 @@ class Snapshot:
     def unknown_reason(self, key: str) -> str | None:
         """Why ``key`` could not be read, or None if its section was read."""
         return self.unknown.get(section_of(key))
+
+    def provenance(self) -> Provenance:
+        """Who last changed each setting and when, as ConnectWise's ``_info`` said."""
+        return Provenance(self.settings)
 
     def values(self) -> dict[str, Value]:
         return {key: s.value for key, s in self.settings.items()}

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
+from sqlalchemy import Row, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from monitor.clock import ensure_utc
@@ -26,6 +28,19 @@ from monitor.store.waiver_tables import WaiverEventRow, WaiverRow
 
 CONFIG = "config"
 DATABASE = "database"
+
+# Read on every check, and usually empty: built once, since building cost more than running it.
+_TENANT_WAIVERS = (
+    sa_select(
+        col(WaiverRow.rule),
+        col(WaiverRow.value),
+        col(WaiverRow.reason),
+        col(WaiverRow.accepted_by),
+        col(WaiverRow.expires),
+    )
+    .where(col(WaiverRow.tenant_id) == bindparam("tenant_id"))
+    .order_by(col(WaiverRow.rule))
+)
 
 
 class TenantWaivers(Protocol):
@@ -192,15 +207,22 @@ def list_waivers(
     return sorted(stored, key=lambda s: (s.tenant_id, s.waiver.rule, s.source))
 
 
-def effective_waivers(session: Session, tenant: TenantWaivers, now: datetime) -> list[Waiver]:
+def effective_waivers(
+    session: Session, tenant: TenantWaivers, now: datetime, *, in_database: bool = True
+) -> list[Waiver]:
     """Every waiver of ``tenant`` to hand to ``engine.evaluate``: config first, then database.
 
     Expired waivers are included on purpose: the engine covers nothing with them but uses them
     to say "waiver expired on ..." in the failing finding's note. ``now`` is accepted so a
     caller's intent is explicit and for future filtering; the engine applies the expiry.
+    ``in_database=False`` says the caller already knows the tenant has no database waivers
+    (``store.checks.stored_tenant`` tells), so none are read.
     """
     del now  # the engine decides expiry at evaluation time
-    return [*tenant.waivers, *(s.waiver for s in database_waivers(session, tenant.id))]
+    if not in_database:
+        return list(tenant.waivers)
+    rows = session.connection().execute(_TENANT_WAIVERS, {"tenant_id": tenant.id})
+    return [*tenant.waivers, *(_from_row(row) for row in rows)]
 
 
 def waiver_events(session: Session, tenant_id: str | None = None) -> list[WaiverEvent]:
@@ -248,7 +270,7 @@ def _row(session: Session, tenant_id: str, rule: str) -> WaiverRow | None:
     ).first()
 
 
-def _from_row(row: WaiverRow) -> Waiver:
+def _from_row(row: WaiverRow | Row[str, str | None, str, str, datetime]) -> Waiver:
     return Waiver(
         rule=row.rule,
         value=row.value,

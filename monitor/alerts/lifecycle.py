@@ -49,6 +49,9 @@ class Plan:
 
     states: tuple[AlertState, ...]
     group: NotificationGroup | None
+    # Whether any silence was looked up. When not, no silence could have changed this plan, so
+    # a caller may plan without reading its stored silences and read them only when this is True.
+    consulted_silences: bool = False
 
 
 def plan_alerts(
@@ -75,11 +78,11 @@ def plan_alerts(
     else:
         assert findings is not None  # for mypy: checked above
         run.collection_succeeded()
-        attribution = _attribution(changes, who or {})
+        from_changes: Who = {c.key: (c.updated_by, c.last_updated) for c in changes}
         seen = set()
         for finding in findings:
             seen.add(finding.rule_id)
-            run.finding(finding, attribution)
+            run.finding(finding, {} if who is None else who, from_changes)
         for key, state in list(run.states.items()):
             if key != COLLECTION_KEY and key not in seen and state.is_open:
                 run.resolve(state, note=NO_LONGER_CHECKED, finding=None)
@@ -102,6 +105,7 @@ class _Run:
         self.policy = policy
         self.now = now
         self.events: list[AlertEvent] = []
+        self.consulted_silences = False
         self.silences = [
             s
             for s in (*policy.silences, *db_silences)
@@ -110,13 +114,14 @@ class _Run:
 
     def plan(self) -> Plan:
         states = tuple(self.states[key] for key in sorted(self.states))
-        if not self.events:
-            return Plan(states=states, group=None)
-        events = tuple(sorted(self.events, key=lambda e: e.sort_key))
-        group = NotificationGroup(tenant=self.tenant, checked_at=self.now, events=events)
-        return Plan(states=states, group=group)
+        group = None
+        if self.events:
+            events = tuple(sorted(self.events, key=lambda e: e.sort_key))
+            group = NotificationGroup(tenant=self.tenant, checked_at=self.now, events=events)
+        return Plan(states=states, group=group, consulted_silences=self.consulted_silences)
 
     def silenced_until(self, alert_key: str) -> datetime | None:
+        self.consulted_silences = True
         ends = [s.expires for s in self.silences if s.rule in (None, alert_key)]
         return max(ends, default=None)
 
@@ -192,7 +197,7 @@ class _Run:
 
     # -- drift ----------------------------------------------------------------------------------
 
-    def finding(self, finding: Finding, attribution: Who) -> None:
+    def finding(self, finding: Finding, who: Who, from_changes: Who) -> None:
         if finding.status is Status.UNKNOWN:
             return  # unknown never opens, resolves or reminds
         state = self.states.get(finding.rule_id)
@@ -201,7 +206,7 @@ class _Run:
                 note = ACCEPTED_DEVIATION if finding.status is Status.WAIVED else finding.note
                 self.resolve(state, note=note, finding=finding)
             return
-        changed_by, changed_at = _who_changed(finding, attribution)
+        by, at = _who_changed(finding, who, from_changes)
         event = AlertEvent(
             kind=EventKind.NEW,
             alert_key=finding.rule_id,
@@ -211,8 +216,8 @@ class _Run:
             actual=finding.actual,
             remediation=finding.remediation,
             note=finding.note,
-            changed_by=changed_by,
-            changed_at=changed_at,
+            changed_by=by,
+            changed_at=at,
         )
         if state is None or not state.is_open:
             regressed = state is not None and state.resolved_at is not None
@@ -268,18 +273,13 @@ class _Run:
         return every is not None and last is not None and self.now - last >= every
 
 
-def _attribution(changes: Sequence[Change], who: Who) -> Who:
-    """Who changed each setting: the snapshot's ``_info`` first, this check's changes fill gaps."""
-    merged: dict[str, tuple[str | None, str | None]] = {
-        c.key: (c.updated_by, c.last_updated) for c in changes
-    }
-    merged.update({key: value for key, value in who.items() if any(value)})
-    return merged
-
-
-def _who_changed(finding: Finding, attribution: Who) -> tuple[str | None, str | None]:
+def _who_changed(finding: Finding, who: Who, from_changes: Who) -> tuple[str | None, str | None]:
+    """Who changed the finding's settings: the snapshot's ``_info`` first, this check's changes
+    fill the gaps. Looked up per key: ``who`` covers every setting, a finding reads a few."""
     for key in finding.keys:
-        by, at = attribution.get(key, (None, None))
+        by, at = who.get(key) or (None, None)
+        if not (by or at):
+            by, at = from_changes.get(key, (None, None))
         if by or at:
             return by, at
     return None, None

@@ -12,6 +12,7 @@ Key and label conventions are documented in monitor/snapshot.py. Sources for the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,10 @@ ACCOUNTING_FIELDS: dict[str, str] = {
 _NOT_SETTINGS = frozenset({"id", "accountingPackage", "_info"})
 
 _LEVELS = {"none": "None", "my": "My", "mine": "My", "all": "All"}
+# What ConnectWise sends almost always; anything else goes through normalize_level.
+_EXACT_LEVELS = {None: "None", "None": "None", "My": "My", "All": "All"}
+# (op, SecurityRoleSetting field), e.g. ("add", "addLevel").
+_LEVEL_FIELDS = tuple((op, f"{op}Level") for op in OPS)
 _LEVEL_RANK = {"None": 0, "My": 1, "All": 2}
 
 
@@ -179,6 +184,8 @@ def _name(row: Json, primary: str, fallback: str) -> str | None:
 
 
 def _permission_settings(rows: Iterable[Json], *, endpoint: str) -> list[Setting]:
+    # The hot loop of a check (~500 settings per tenant): names and provenance are read once
+    # per row, keys and labels come from a cache, and exact level spellings skip normalize_level.
     best: dict[str, Setting] = {}
     for row in rows:
         module = _name(row, "moduleName", "moduleDescription")
@@ -189,20 +196,33 @@ def _permission_settings(rows: Iterable[Json], *, endpoint: str) -> list[Setting
                 endpoint=endpoint,
                 fix="ConnectWise may have changed the row shape; report this",
             )
-        for op in OPS:
-            label = f"{module} > {function}: {op.capitalize()}"
-            level = normalize_level(row.get(f"{op}Level"), where=label, endpoint=endpoint)
-            setting = _setting(permission_key(module, function, op), label, level, row)
+        by, at = _info(row)
+        for key, label, field in _permission_names(module, function):
+            value = row.get(field)
+            try:
+                level = _EXACT_LEVELS[value]
+            except (KeyError, TypeError):  # another spelling, or not a level at all
+                level = normalize_level(value, where=label, endpoint=endpoint)
+            current = best.get(key)
             # Two rows with the same names: keep the most permissive, which is what applies.
-            current = best.get(setting.key)
             if current is None or _LEVEL_RANK[level] > _LEVEL_RANK[str(current.value)]:
-                best[setting.key] = setting
+                best[key] = Setting(key, label, level, by, at)
     return list(best.values())
+
+
+@functools.lru_cache(maxsize=4096)  # the same ~120 rows recur in every tenant's role
+def _permission_names(module: str, function: str) -> tuple[tuple[str, str, str], ...]:
+    """(setting key, label, level field) of each op of one permission row."""
+    return tuple(
+        (permission_key(module, function, op), f"{module} > {function}: {op.capitalize()}", field)
+        for op, field in _LEVEL_FIELDS
+    )
 
 
 # -- Table Setup customize -------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # the same setup screen names recur in every tenant
 def _compact(text: str) -> str:
     """Case/space/punctuation-insensitive form: 'Billing Status' and 'BillingStatus' agree."""
     return slug(text).replace("_", "")
@@ -222,8 +242,9 @@ class _ScreenIndex:
             pair = (category.strip(), name.strip())
             if screen.get("id") is not None:
                 self.by_id[str(screen["id"]).strip()] = pair
-            self.by_full[_compact(category) + "/" + _compact(name)] = pair
-            by_name.setdefault(_compact(name), []).append(pair)
+            compact_name = _compact(name)
+            self.by_full[_compact(category) + "/" + compact_name] = pair
+            by_name.setdefault(compact_name, []).append(pair)
         # A bare name shared by two categories is ambiguous: do not guess.
         self.by_name = {key: pairs[0] for key, pairs in by_name.items() if len(pairs) == 1}
 

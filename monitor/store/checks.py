@@ -2,8 +2,10 @@
 
 :func:`record_check` writes into the caller's session and does not commit, so the alert outbox
 rows that a check causes commit (or roll back) together with the check itself. It issues a fixed
-number of statements per check whatever the number of settings or rules: inserts are batched
-and the "nothing changed" update of finding states is one statement.
+number of statements per check whatever the number of settings or rules: inserts are batched,
+and a check that changed nothing reads the tenant once, inserts its run row and reads the
+finding states. The statements are SQLAlchemy Core, built once at import: a tenant check runs
+them thousands of times a day, and building or ORM-loading them cost more than running them.
 
 A failed read (``error``) writes only the run row: it resolves nothing and fails nothing.
 """
@@ -17,9 +19,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Connection, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlalchemy.sql import Executable
+from sqlmodel import Session, col
 
 from monitor.errors import CwdriftError
 from monitor.findings import Change, Finding, Severity, Status
@@ -33,6 +36,7 @@ from monitor.store.tables import (
     SnapshotTable,
     TenantTable,
 )
+from monitor.store.waiver_tables import WaiverRow
 
 
 class Outcome(StrEnum):
@@ -69,25 +73,108 @@ class CheckRecord:
     retired_rules: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTenant:
+    """What the store holds of a tenant before a check: its row, the snapshot in force, and
+    whether ``cwdrift waive`` accepted any deviation for it (most tenants have none)."""
+
+    name: str | None  # None: no tenant row yet (its first check)
+    snapshot_id: int | None  # None: no good read stored yet
+    content_hash: str | None
+    has_waivers: bool  # True when unknown: a waiver may predate the tenant's first check
+
+
+# -- statements, built once ------------------------------------------------------------------
+
+_LATEST_FIRST = (col(SnapshotTable.observed_at).desc(), col(SnapshotTable.id).desc())
+_LATEST_SNAPSHOT_ID = (
+    select(col(SnapshotTable.id))
+    .where(col(SnapshotTable.tenant_id) == bindparam("tenant_id"))
+    .order_by(*_LATEST_FIRST)
+    .limit(1)
+    .scalar_subquery()
+)
+_HAS_WAIVERS = exists().where(col(WaiverRow.tenant_id) == bindparam("tenant_id"))
+_STORED_TENANT = (
+    select(
+        col(TenantTable.name),
+        col(SnapshotTable.id),
+        col(SnapshotTable.content_hash),
+        _HAS_WAIVERS,
+    )
+    .select_from(TenantTable)
+    .outerjoin(SnapshotTable, col(SnapshotTable.id) == _LATEST_SNAPSHOT_ID)
+    .where(col(TenantTable.id) == bindparam("tenant_id"))
+)
+_LATEST_BODY = (
+    select(col(SnapshotTable.body))
+    .where(col(SnapshotTable.tenant_id) == bindparam("tenant_id"))
+    .order_by(*_LATEST_FIRST)
+    .limit(1)
+)
+_INSERT_RUN = insert(CheckRunTable).returning(col(CheckRunTable.id))
+_INSERT_SNAPSHOT = insert(SnapshotTable).returning(col(SnapshotTable.id))
+_INSERT_CHANGES = insert(SettingChangeTable)
+_INSERT_TRANSITIONS = insert(FindingTransitionTable)
+_INSERT_STATES = insert(FindingStateTable)
+_FINDING_STATES = select(
+    col(FindingStateTable.rule_id),
+    col(FindingStateTable.status),
+    col(FindingStateTable.severity),
+    col(FindingStateTable.label),
+    col(FindingStateTable.expected),
+    col(FindingStateTable.actual),
+    col(FindingStateTable.keys),
+    col(FindingStateTable.first_failed_at),
+    col(FindingStateTable.last_changed_at),
+    col(FindingStateTable.resolved_at),
+).where(col(FindingStateTable.tenant_id) == bindparam("tenant_id"))
+# Bound names differ from the column names: those are taken by the SET clause.
+_UPDATE_STATE = update(FindingStateTable).where(
+    col(FindingStateTable.tenant_id) == bindparam("state_tenant"),
+    col(FindingStateTable.rule_id) == bindparam("state_rule"),
+)
+
+
+def _rename_on_conflict(upsert: postgresql.Insert | sqlite.Insert) -> Executable:
+    """The tenant insert that renames an existing row instead, written once per dialect."""
+    return upsert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"name": upsert.excluded.name},
+        where=col(TenantTable.name) != upsert.excluded.name,  # no new row version otherwise
+    )
+
+
+_UPSERT_TENANT = {
+    "postgresql": _rename_on_conflict(postgresql.insert(TenantTable)),
+    "sqlite": _rename_on_conflict(sqlite.insert(TenantTable)),
+}
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
 def latest_snapshot(session: Session, tenant_id: str) -> Snapshot | None:
     """The tenant's most recently stored configuration, or None before its first good read."""
-    body = session.exec(
-        select(SnapshotTable.body)
-        .where(SnapshotTable.tenant_id == tenant_id)
-        .order_by(col(SnapshotTable.observed_at).desc(), col(SnapshotTable.id).desc())
-        .limit(1)
-    ).first()
+    body = session.connection().execute(_LATEST_BODY, {"tenant_id": tenant_id}).scalar()
     return None if body is None else decode_snapshot(body)
 
 
 def latest_snapshot_hash(session: Session, tenant_id: str) -> str | None:
     """The content hash of the tenant's latest stored configuration (no body decoded)."""
-    return session.exec(
-        select(SnapshotTable.content_hash)
-        .where(SnapshotTable.tenant_id == tenant_id)
-        .order_by(col(SnapshotTable.observed_at).desc(), col(SnapshotTable.id).desc())
-        .limit(1)
-    ).first()
+    return stored_tenant(session, tenant_id).content_hash
+
+
+def stored_tenant(session: Session, tenant_id: str) -> StoredTenant:
+    """The tenant's row, latest snapshot hash and whether it has waivers, in one query."""
+    found = session.connection().execute(_STORED_TENANT, {"tenant_id": tenant_id}).first()
+    if found is None:
+        return StoredTenant(name=None, snapshot_id=None, content_hash=None, has_waivers=True)
+    name, snapshot_id, content_hash, has_waivers = found
+    return StoredTenant(name, snapshot_id, content_hash, has_waivers=bool(has_waivers))
+
+
+# -- writing ---------------------------------------------------------------------------------
 
 
 def record_check(
@@ -102,21 +189,28 @@ def record_check(
     findings: Sequence[Finding] | None,
     error: CwdriftError | None,
     credential_mode: CredentialMode | None = None,
+    stored: StoredTenant | None = None,
 ) -> CheckRecord:
     """Record one check in ``session`` (not committed). Exactly one of snapshot/error is given.
 
     ``findings=None`` with a snapshot means the check was not evaluated: finding states are left
     alone. ``credential_mode`` defaults to the snapshot's; pass it for error runs if known.
+    ``stored`` is :func:`stored_tenant` as read earlier in this transaction (it is read here
+    when not given).
     """
     if (snapshot is None) == (error is None):
         raise ValueError("record_check needs exactly one of snapshot= (a good read) or error=")
-    _upsert_tenant(session, tenant_id, tenant_name, started_at)
+    connection = session.connection()
+    stored = stored or stored_tenant(session, tenant_id)
+    if stored.name != tenant_name:  # a new or renamed tenant: most checks skip this write
+        _upsert_tenant(session, tenant_id, tenant_name, started_at)
     if error is not None:
-        return _record_error(session, tenant_id, started_at, finished_at, error, credential_mode)
+        return _record_error(connection, tenant_id, started_at, finished_at, error, credential_mode)
     assert snapshot is not None  # for mypy: guaranteed by the check above
-    snapshot_id, stored = _store_snapshot_if_new(session, tenant_id, snapshot)
+    snapshot_id, is_new = _store_snapshot_if_new(connection, tenant_id, snapshot, stored)
     outcome = Outcome.DRIFT if any(f.is_drift for f in findings or ()) else Outcome.COMPLIANT
-    run = CheckRunTable(
+    run_id = _insert_run(
+        connection,
         tenant_id=tenant_id,
         started_at=started_at,
         finished_at=finished_at,
@@ -124,65 +218,49 @@ def record_check(
         snapshot_id=snapshot_id,
         credential_mode=(credential_mode or snapshot.credential_mode).value,
     )
-    session.add(run)
-    session.flush()
-    assert run.id is not None  # assigned by the flush
     observed_at = snapshot.collected_at
     if changes:
-        session.exec(
-            insert(SettingChangeTable),
-            params=[_change_row(tenant_id, run.id, observed_at, change) for change in changes],
+        connection.execute(
+            _INSERT_CHANGES,
+            [_change_row(tenant_id, run_id, observed_at, change) for change in changes],
         )
+    record = CheckRecord(run_id=run_id, outcome=outcome, snapshot_stored=is_new)
     if findings is None:
-        return CheckRecord(run_id=run.id, outcome=outcome, snapshot_stored=stored)
-    return _update_findings(
-        session,
-        tenant_id,
-        observed_at,
-        findings,
-        CheckRecord(run_id=run.id, outcome=outcome, snapshot_stored=stored),
-    )
+        return record
+    return _update_findings(connection, tenant_id, observed_at, findings, record)
 
 
 def _upsert_tenant(session: Session, tenant_id: str, name: str, seen_at: datetime) -> None:
     """Insert the tenant or rename it, in one statement that is safe against a concurrent insert."""
     values: dict[str, Any] = {"id": tenant_id, "name": name, "first_seen_at": seen_at}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(TenantTable).values(values)
-        session.exec(
-            pg.on_conflict_do_update(
-                index_elements=["id"],
-                set_={"name": pg.excluded.name},
-                where=col(TenantTable.name) != pg.excluded.name,  # no new row version otherwise
-            )
-        )
-    elif dialect == "sqlite":
-        lite = sqlite.insert(TenantTable).values(values)
-        session.exec(
-            lite.on_conflict_do_update(
-                index_elements=["id"],
-                set_={"name": lite.excluded.name},
-                where=col(TenantTable.name) != lite.excluded.name,
-            )
-        )
+    upsert = _UPSERT_TENANT.get(session.get_bind().dialect.name)
+    if upsert is not None:
+        session.connection().execute(upsert, values)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         existing = session.get(TenantTable, tenant_id)
         if existing is None:
             session.add(TenantTable(**values))
         else:
             existing.name = name
+        session.flush()  # the Core statements that follow do not autoflush
+
+
+def _insert_run(connection: Connection, **values: Any) -> int:
+    run_id = connection.execute(_INSERT_RUN, values).scalar_one()
+    assert run_id is not None  # assigned by the database
+    return run_id
 
 
 def _record_error(
-    session: Session,
+    connection: Connection,
     tenant_id: str,
     started_at: datetime,
     finished_at: datetime,
     error: CwdriftError,
     credential_mode: CredentialMode | None,
 ) -> CheckRecord:
-    run = CheckRunTable(
+    run_id = _insert_run(
+        connection,
         tenant_id=tenant_id,
         started_at=started_at,
         finished_at=finished_at,
@@ -192,35 +270,27 @@ def _record_error(
         error_detail=json.dumps(error.as_dict(), sort_keys=True),
         credential_mode=credential_mode.value if credential_mode else None,
     )
-    session.add(run)
-    session.flush()
-    assert run.id is not None
-    return CheckRecord(run_id=run.id, outcome=Outcome.ERROR, snapshot_stored=False)
+    return CheckRecord(run_id=run_id, outcome=Outcome.ERROR, snapshot_stored=False)
 
 
 def _store_snapshot_if_new(
-    session: Session, tenant_id: str, snapshot: Snapshot
+    connection: Connection, tenant_id: str, snapshot: Snapshot, stored: StoredTenant
 ) -> tuple[int, bool]:
     """(id of the snapshot in force, whether it was stored now). Unchanged content is not copied."""
-    latest = session.exec(
-        select(SnapshotTable.id, SnapshotTable.content_hash)
-        .where(SnapshotTable.tenant_id == tenant_id)
-        .order_by(col(SnapshotTable.observed_at).desc(), col(SnapshotTable.id).desc())
-        .limit(1)
-    ).first()
     content_hash = snapshot.content_hash
-    if latest is not None and latest[0] is not None and latest[1] == content_hash:
-        return latest[0], False
-    row = SnapshotTable(
-        tenant_id=tenant_id,
-        observed_at=snapshot.collected_at,
-        content_hash=content_hash,
-        body=encode_snapshot(snapshot),
-    )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    return row.id, True
+    if stored.snapshot_id is not None and stored.content_hash == content_hash:
+        return stored.snapshot_id, False
+    snapshot_id = connection.execute(
+        _INSERT_SNAPSHOT,
+        {
+            "tenant_id": tenant_id,
+            "observed_at": snapshot.collected_at,
+            "content_hash": content_hash,
+            "body": encode_snapshot(snapshot),
+        },
+    ).scalar_one()
+    assert snapshot_id is not None  # assigned by the database
+    return snapshot_id, True
 
 
 def _change_row(tenant_id: str, run_id: int, at: datetime, change: Change) -> dict[str, Any]:
@@ -247,7 +317,7 @@ def _next_first_failed(previous: datetime | None, status: Status, at: datetime) 
 
 
 def _update_findings(
-    session: Session,
+    connection: Connection,
     tenant_id: str,
     at: datetime,
     findings: Sequence[Finding],
@@ -256,12 +326,11 @@ def _update_findings(
     """Compare with the stored states; write new, changed and retired states and transitions."""
     states = {
         state.rule_id: state
-        for state in session.exec(
-            select(FindingStateTable).where(FindingStateTable.tenant_id == tenant_id)
-        )
+        for state in connection.execute(_FINDING_STATES, {"tenant_id": tenant_id})
     }
     previous = {rule_id: Status(state.status) for rule_id, state in states.items()}
     new_states: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     transitions: list[FindingTransitionData] = []
     for finding in findings:
         state = states.get(finding.rule_id)
@@ -286,15 +355,7 @@ def _update_findings(
             )
             transitions.append(_transition(finding, None, at, first_failed, None))
             continue
-        old_status = Status(state.status)
         first_failed = _next_first_failed(state.first_failed_at, finding.status, at)
-        if old_status is not finding.status:
-            transitions.append(
-                _transition(finding, old_status, at, first_failed, state.resolved_at)
-            )
-            if finding.status is Status.PASS and state.first_failed_at is not None:
-                state.resolved_at = at
-            state.last_changed_at = at
         fresh = (
             finding.status.value,
             finding.severity.value,
@@ -318,37 +379,48 @@ def _update_findings(
             # unchanged states per check cost ~1 KB per check. An unchanged state was last seen
             # at its tenant's last successful check run.
             continue
-        # Changed rows are rare; the unit of work batches their UPDATEs at the next flush.
-        (
-            state.status,
-            state.severity,
-            state.label,
-            state.expected,
-            state.actual,
-            state.keys,
-            state.first_failed_at,
-        ) = fresh
-        state.last_seen_at = at
+        resolved_at, last_changed_at = state.resolved_at, state.last_changed_at
+        if state.status != finding.status.value:
+            old_status = Status(state.status)
+            transitions.append(
+                _transition(finding, old_status, at, first_failed, state.resolved_at)
+            )
+            if finding.status is Status.PASS and state.first_failed_at is not None:
+                resolved_at = at
+            last_changed_at = at
+        updates.append(
+            {
+                "state_tenant": tenant_id,
+                "state_rule": finding.rule_id,
+                "status": finding.status.value,
+                "severity": finding.severity.value,
+                "label": finding.label,
+                "expected": finding.expected,
+                "actual": finding.actual,
+                "keys": keys,
+                "first_failed_at": first_failed,
+                "last_seen_at": at,
+                "last_changed_at": last_changed_at,
+                "resolved_at": resolved_at,
+            }
+        )
     if new_states:
-        session.exec(insert(FindingStateTable), params=new_states)
+        connection.execute(_INSERT_STATES, new_states)
+    if updates:  # rare: most checks change no finding
+        connection.execute(_UPDATE_STATE, updates)
     retired = sorted(set(states) - {finding.rule_id for finding in findings})
     if retired:
-        session.exec(
-            delete(FindingStateTable)
-            .where(
+        connection.execute(
+            delete(FindingStateTable).where(
                 col(FindingStateTable.tenant_id) == tenant_id,
                 col(FindingStateTable.rule_id).in_(retired),
             )
-            .execution_options(synchronize_session=False)
         )
-        for rule_id in retired:
-            session.expunge(states[rule_id])
     if transitions:
-        session.exec(
-            insert(FindingTransitionTable),
-            params=[_transition_row(tenant_id, record.run_id, t) for t in transitions],
+        connection.execute(
+            _INSERT_TRANSITIONS,
+            [_transition_row(tenant_id, record.run_id, t) for t in transitions],
         )
-    session.flush()
     return replace(record, transitions=transitions, previous_states=previous, retired_rules=retired)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from typing import Any, cast
@@ -28,6 +29,7 @@ def decode_value(text: str) -> Value:
     return cast(Value, json.loads(text))
 
 
+@functools.lru_cache(maxsize=1024)  # a rule reads the same keys at every check of every tenant
 def encode_keys(keys: tuple[str, ...]) -> str:
     return json.dumps(list(keys))
 

@@ -12,6 +12,8 @@ advisory lock, SQLite a ``BEGIN IMMEDIATE`` write lock.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -196,12 +198,32 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        # WAL lets the web UI read while a check writes.
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """WAL lets readers (status, history) work while a check writes.
+
+    Switching a new file to WAL needs the file to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, when another process opens it at the same
+    moment (two nodes starting together). The switch is retried until the busy timeout; once
+    the file is in WAL mode the pragma is a no-op that never waits.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:

@@ -19,8 +19,8 @@ from alert_builders import (
 )
 
 from monitor.alerts.config import Silence
-from monitor.alerts.lifecycle import ACCEPTED_DEVIATION, NO_LONGER_CHECKED, plan_alerts
-from monitor.alerts.model import COLLECTION_KEY, AlertStatus, EventKind
+from monitor.alerts.lifecycle import ACCEPTED_DEVIATION, NO_LONGER_CHECKED, Plan, plan_alerts
+from monitor.alerts.model import COLLECTION_KEY, AlertState, AlertStatus, EventKind
 from monitor.errors import ServerError
 from monitor.findings import Change, Severity, Status
 
@@ -293,6 +293,44 @@ SILENCE_SCENARIOS = {
 @pytest.mark.parametrize(("silences", "steps"), SILENCE_SCENARIOS.values(), ids=SILENCE_SCENARIOS)
 def test_silence_scenarios(silences: list[Silence], steps: list[Step]) -> None:
     run_steps(steps, silences=silences)
+
+
+def plan_step(step: Step, previous: list[AlertState], silences: list[Silence]) -> Plan:
+    return plan_alerts(
+        tenant=ACME,
+        previous=previous,
+        findings=step.findings,
+        error=step.error,
+        policy=policy(),
+        now=step.at,
+        silences=silences,
+    )
+
+
+def test_a_plan_that_consulted_no_silence_is_the_plan_with_every_silence() -> None:
+    """The outbox plans without the database's silences and reads them only when consulted."""
+    consulted = []
+    for silences, steps in SILENCE_SCENARIOS.values():
+        states: list[AlertState] = []
+        for step in steps:
+            with_silences = plan_step(step, states, silences)
+            without = plan_step(step, states, [])
+            consulted.append(without.consulted_silences)
+            if not without.consulted_silences:
+                assert without == with_silences
+            states = list(with_silences.states)
+    assert set(consulted) == {True, False}  # both ways were taken
+
+
+def test_still_failing_and_already_told_needs_no_silence() -> None:
+    plans, _ = run_steps(
+        [
+            Step(T0, FAIL, expect=[NEW]),
+            Step(hours(1), FAIL),
+            Step(hours(2), PASS, expect=[RESOLVED]),
+        ]
+    )
+    assert [p.consulted_silences for p in plans] == [True, False, True]
 
 
 def test_silence_added_after_announcement_marks_the_late_reminder() -> None:

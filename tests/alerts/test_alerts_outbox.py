@@ -14,11 +14,11 @@ from sqlmodel import select
 from monitor.alerts.channels import build_channels
 from monitor.alerts.config import NotifyConfig
 from monitor.alerts.dispatch import LEASE, channel_status, dispatch_pending
-from monitor.alerts.model import TenantRef
-from monitor.alerts.outbox import enqueue_for_check, load_states, open_alerts
+from monitor.alerts.model import COLLECTION_KEY, AlertState, AlertStatus, TenantRef
+from monitor.alerts.outbox import enqueue_for_check, load_states, open_alerts, save_states
 from monitor.alerts.silences import add_silence, expire_silence, list_silences
 from monitor.errors import CwdriftError
-from monitor.findings import Status
+from monitor.findings import Severity, Status
 from monitor.store.alert_tables import AlertStateRow, OutboxMessage
 from monitor.store.database import Database
 
@@ -203,6 +203,30 @@ async def test_status_and_open_alerts_for_the_cli(db: Database, slack: SlackEndp
     with db.session() as session:
         (health,) = channel_status(session)
         assert (health.pending, health.last_success_at, health.permanent_failure) == (0, T0, False)
+
+
+def test_save_states_inserts_new_and_updates_stored_states_per_tenant(db: Database) -> None:
+    def state(tenant: str, status: AlertStatus, channels: tuple[str, ...] = ()) -> AlertState:
+        return AlertState(
+            tenant_id=tenant,
+            alert_key=COLLECTION_KEY,  # the same key for both tenants
+            status=status,
+            label=f"cannot verify tenant {tenant}",
+            severity=Severity.HIGH,
+            opened_at=T0,
+            consecutive_failures=3,
+            channels=channels,
+        )
+
+    with db.session() as session:
+        save_states(session, [state("acme", AlertStatus.OPEN, ("ops",))])
+    with db.session() as session:
+        save_states(
+            session, [state("acme", AlertStatus.RESOLVED), state("globex", AlertStatus.OPEN)]
+        )
+    with db.session() as session:
+        assert load_states(session, "acme") == [state("acme", AlertStatus.RESOLVED)]
+        assert load_states(session, "globex") == [state("globex", AlertStatus.OPEN)]
 
 
 # -- PostgreSQL: several dispatchers ------------------------------------------------------------

@@ -5,13 +5,18 @@ Payload shapes follow ../shared/connectwise-api.md §3 and the examples of §8.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from monitor.connectwise.normalize import ACCOUNTING_FIELDS, normalize, normalize_level
+from monitor.connectwise.normalize import (
+    _EXACT_LEVELS,
+    ACCOUNTING_FIELDS,
+    normalize,
+    normalize_level,
+)
 from monitor.connectwise.raw import RawTenant
 from monitor.errors import MalformedResponse
 from monitor.snapshot import CredentialMode, Setting, Value
@@ -467,3 +472,35 @@ def test_snapshot_identity_and_purity() -> None:
     assert first.credential_mode is CredentialMode.INTEGRATION
     assert first.content_hash == second.content_hash
     assert list(first.settings) == sorted(first.settings)
+
+
+def test_settings_stay_frozen_comparable_and_replaceable() -> None:
+    """Setting has a hand-written __init__ (speed); it must still act as a frozen dataclass."""
+    got = setting(raw(), "permission.finance.accounting_interface.add")
+    assert got is not None
+    twin = Setting(got.key, got.label, got.value, got.updated_by, got.last_updated)
+    assert (twin, hash(twin)) == (got, hash(got))
+    assert replace(got, value="None").value == "None"
+    assert Setting("k", "l", 1) == Setting(key="k", label="l", value=1, updated_by=None)
+    with pytest.raises(FrozenInstanceError):
+        got.value = "None"  # type: ignore[misc]
+
+
+def test_exact_level_spellings_agree_with_normalize_level() -> None:
+    """The permission loop maps exact spellings by table; the table must say what the rule says."""
+    for value, level in _EXACT_LEVELS.items():
+        assert normalize_level(value, where="x", endpoint="/e") == level
+
+
+def test_provenance_lists_who_changed_each_setting_that_says() -> None:
+    snapshot = normalize(raw(customize_items=[item(61)]), AT)  # customize items carry no _info
+    expected = {
+        key: (s.updated_by, s.last_updated)
+        for key, s in snapshot.settings.items()
+        if s.updated_by is not None or s.last_updated is not None
+    }
+    provenance = snapshot.provenance()
+    assert dict(provenance) == expected
+    assert len(provenance) == len(expected) < len(snapshot.settings)
+    unattributed = next(key for key in snapshot.settings if key not in expected)
+    assert provenance.get(unattributed) is None

@@ -19,7 +19,14 @@ from store_builders import (
 )
 
 from monitor.findings import Finding, Severity, Status
-from monitor.store.checks import Outcome, latest_snapshot, record_check
+from monitor.store.checks import (
+    Outcome,
+    StoredTenant,
+    latest_snapshot,
+    latest_snapshot_hash,
+    record_check,
+    stored_tenant,
+)
 from monitor.store.database import Database
 from monitor.store.tables import (
     CheckRunTable,
@@ -29,6 +36,7 @@ from monitor.store.tables import (
     SnapshotTable,
     TenantTable,
 )
+from monitor.waivers import add_waiver
 
 
 def count(session: Session, table: type) -> int:
@@ -282,3 +290,54 @@ def test_rules_no_longer_evaluated_stop_counting_as_open(db: Database) -> None:
         rules = session.exec(select(FindingStateTable.rule_id)).all()
         assert count(session, FindingTransitionTable) == 2  # history is kept
     assert rules == ["kept"]
+
+
+def test_stored_tenant_knows_name_latest_snapshot_and_waivers(db: Database) -> None:
+    """One query tells a check what it may skip: the tenant upsert, the diff, the waiver read."""
+    with db.session() as session:
+        assert stored_tenant(session, TENANT) == StoredTenant(None, None, None, has_waivers=True)
+    first = snapshot(at(0), BASE)
+    check(db, 0, first)
+    later = snapshot(at(15), changed(BASE, gl__segment1type="Class"))
+    check(db, 15, later)
+    check(db, 30, snapshot(at(30), changed(BASE, gl__segment1type="Class")), name="Acme Corp")
+    with db.session() as session:
+        stored = stored_tenant(session, TENANT)
+        latest_id = session.exec(select(func.max(SnapshotTable.id))).one()
+        assert stored == StoredTenant("Acme Corp", latest_id, later.content_hash, False)
+        assert latest_snapshot_hash(session, TENANT) == later.content_hash
+        add_waiver(
+            session, tenant_id=TENANT, rule="r", value="x", reason="accepted", accepted_by="ana",
+            expires=at(60), now=at(31),
+        )  # fmt: skip
+        assert stored_tenant(session, TENANT).has_waivers is True
+        assert stored_tenant(session, "globex").has_waivers is True  # unknown: read them
+
+
+def test_giving_the_stored_tenant_records_what_reading_it_inside_would(db: Database) -> None:
+    """jobs read stored_tenant once and pass it on; record_check reads it when not given."""
+    check(db, 0, snapshot(at(0), BASE), [finding("r", Status.FAIL)])
+    with db.session() as session:
+        given = record_check(
+            session,
+            tenant_id=TENANT,
+            tenant_name="Acme",
+            started_at=at(15),
+            finished_at=at(15),
+            snapshot=snapshot(at(15), BASE),
+            changes=[],
+            findings=[finding("r", Status.PASS)],
+            error=None,
+            stored=stored_tenant(session, TENANT),
+        )
+    read = check(db, 30, snapshot(at(30), BASE), [finding("r", Status.FAIL)])
+    assert (given.snapshot_stored, read.snapshot_stored) == (False, False)
+    assert [t.to_status for t in (*given.transitions, *read.transitions)] == [
+        Status.PASS,
+        Status.FAIL,
+    ]
+    with db.session() as session:
+        runs = session.exec(select(CheckRunTable).order_by(col(CheckRunTable.id))).all()
+        assert count(session, SnapshotTable) == 1
+        assert count(session, TenantTable) == 1
+    assert len({run.snapshot_id for run in runs}) == 1
