@@ -149,10 +149,14 @@ def test_leader_killed_mid_checks_every_tenant_checked_exactly_once(
         lead = next(n for n in current.nodes if n.node_id == current.leader)
         return current if lead.running and sum(n.alive for n in current.nodes) == 3 else None
 
+    def same_names() -> bool:
+        # `cwdrift status` lists daemons and cluster workers: each node under one name in both.
+        current = status(db)
+        workers = {n.node_id for n in current.nodes} if current else set()
+        return len(workers) == 3 and daemon_node_ids(db) == workers
+
+    until_sync(same_names, "3 daemons named as their cluster workers")
     before = until_sync(leader_running_checks, "3 nodes up and the leader running checks")
-    # `cwdrift status` lists daemons and cluster workers: each node under one name in both.
-    cluster_ids = {n.node_id for n in before.nodes}
-    until_sync(lambda: daemon_node_ids(db) == cluster_ids, "daemon rows named as the workers")
     killed = next(n for n in before.nodes if n.leader)
     assert len(killed.running) >= 1
     group.by_pid(killed.pid).send_signal(signal.SIGKILL)
@@ -175,6 +179,7 @@ def test_leader_killed_mid_checks_every_tenant_checked_exactly_once(
     until_sync(all_checked, f"all {TENANTS} tenants checked and the queue idle", timeout=90)
     counts = checks_per_tenant(db)
     assert counts == {f"t{i:05d}": 1 for i in range(TENANTS)}, group.log_tails()
-    # The checks that died with the leader were finished as failed, never retried.
-    assert job_statuses(db).get("failed", 0) == len(killed.running)
+    # The checks that died with the leader were finished as failed, never retried. The leader
+    # may have started one more between the status read and the kill (tenants_in_flight is 2).
+    assert len(killed.running) <= job_statuses(db).get("failed", 0) <= 2
     assert all(p.poll() is None for p in group.procs if p.pid != killed.pid)
