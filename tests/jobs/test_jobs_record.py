@@ -37,7 +37,13 @@ def fleet(database_url: str) -> Iterator[Runtime]:
 
 
 def check(rt: Runtime, tenants: list[TenantConfig] | None = None) -> list[TenantResult]:
-    return asyncio.run(check_many(rt, tenants or rt.config.tenants, in_flight=1))
+    async def cycle() -> list[TenantResult]:
+        try:
+            return await check_many(rt, tenants or rt.config.tenants, in_flight=1)
+        finally:
+            await rt.aclose()  # this event loop ends here: close its pooled connections
+
+    return asyncio.run(cycle())
 
 
 def statements_of(rt: Runtime, tenants: list[TenantConfig]) -> list[tuple[str, set[str]]]:
