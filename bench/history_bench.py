@@ -111,7 +111,12 @@ def real_snapshot(workdir: Path) -> Snapshot:
             "     integration_member: GozyntaAPI}\n"
         )
         rt = Runtime.open(load_config(config))
-        asyncio.run(check_tenant(rt, rt.config.tenants[0]))
+
+        async def check_once() -> None:
+            await check_tenant(rt, rt.config.tenants[0])
+            await rt.aclose()
+
+        asyncio.run(check_once())
         with rt.db.session() as session:
             snapshot = latest_snapshot(session, "acme")
         rt.db.dispose()
