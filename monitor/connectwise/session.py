@@ -46,7 +46,11 @@ def tls_context() -> ssl.SSLContext:
 
 
 class SharedHttp:
-    """One aiohttp session per running event loop, created on first use, closed by ``aclose``.
+    """One aiohttp session for the event loop in use, created on first use, closed by ``aclose``.
+
+    A process has one loop (the daemon, a CLI run); when a new one starts (a second
+    ``asyncio.run``), the old loop's session is let go and a new one made. Not for two loops
+    running at once.
 
     ``on_response`` sees every response's status (or "error" for a failed connection): the
     daemon counts them for /metrics without the client knowing about metrics.
