@@ -86,6 +86,14 @@ class Runtime:
         """Close the pooled ConnectWise connections (the database stays usable)."""
         await self.http.aclose()
 
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        # ``async with runtime:`` around checks run under their own asyncio.run, so the pooled
+        # connections are closed while their event loop still runs.
+        await self.aclose()
+
     @property
     def config(self) -> Config:
         return self.loaded.config

@@ -117,10 +117,8 @@ def check(
     runtime = Runtime.open(loaded)
 
     async def cycle() -> list[TenantResult]:
-        try:
+        async with runtime:
             results = await check_many(runtime, tenants)
-        finally:
-            await runtime.aclose()
         await dispatch(runtime)
         return results
 

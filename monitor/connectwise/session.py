@@ -76,6 +76,10 @@ class SharedHttp:
             self._session.detach()
         self._session = None
 
+    @property
+    def closed(self) -> bool:
+        return self._session is None or self._session.closed
+
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed:

@@ -46,9 +46,10 @@ def test_concurrent_checks_all_record_and_drift_matches_the_fleet(
         runtime = Runtime.open(loaded)
 
         async def twice() -> tuple[list[TenantResult], list[TenantResult]]:
-            first = await check_many(runtime, loaded.config.tenants, in_flight=6)
-            second = await check_many(runtime, loaded.config.tenants, in_flight=6)
-            await runtime.aclose()
+            async with runtime:
+                first = await check_many(runtime, loaded.config.tenants, in_flight=6)
+                second = await check_many(runtime, loaded.config.tenants, in_flight=6)
+            assert runtime.http.closed  # the pooled connections went with the block
             return first, second
 
         results, again = asyncio.run(twice())

@@ -38,10 +38,8 @@ def fleet(database_url: str) -> Iterator[Runtime]:
 
 def check(rt: Runtime, tenants: list[TenantConfig] | None = None) -> list[TenantResult]:
     async def cycle() -> list[TenantResult]:
-        try:
+        async with rt:  # this event loop ends here: close its pooled connections
             return await check_many(rt, tenants or rt.config.tenants, in_flight=1)
-        finally:
-            await rt.aclose()  # this event loop ends here: close its pooled connections
 
     return asyncio.run(cycle())
 

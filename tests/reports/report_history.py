@@ -108,10 +108,8 @@ def _check_all(loaded: LoadedConfig, at: str) -> list[TenantResult]:
 
 
 async def _checked_and_closed(rt: Runtime) -> list[TenantResult]:
-    try:
+    async with rt:
         return await check_many(rt, rt.config.tenants)
-    finally:
-        await rt.aclose()
 
 
 def build_history(workdir: Path, database: str) -> History:
