@@ -25,7 +25,7 @@ from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
 from monitor.engine import diff, evaluate
-from monitor.store.checks import latest_snapshot, latest_snapshot_hash, record_check
+from monitor.store.checks import latest_snapshot, record_check, stored_tenant
 
 TENANTS = 200
 TARGET_MS = 5.0
@@ -84,8 +84,10 @@ async def stages(rt: jobs.Runtime, tenants: list[Any]) -> None:
         snapshot = normalize(raw, now)
         t2 = time.process_time()
         with rt.db.session() as session:
-            # as jobs._record does: decode the last snapshot only when the hash moved
-            unchanged = latest_snapshot_hash(session, tenant.id) == snapshot.content_hash
+            # as jobs._record does: read the tenant once, decode the last snapshot only when
+            # the hash moved, and hand what was read to record_check
+            stored = stored_tenant(session, tenant.id)
+            unchanged = stored.content_hash == snapshot.content_hash
             previous = None if unchanged else latest_snapshot(session, tenant.id)
             t3 = time.process_time()
             findings = evaluate(rt.baseline, snapshot, tenant.options, tenant.waivers, now)
@@ -101,6 +103,7 @@ async def stages(rt: jobs.Runtime, tenants: list[Any]) -> None:
                 changes=changes,
                 findings=findings,
                 error=None,
+                stored=stored,
             )
         t5 = time.process_time()
         spent["collect"] += t1 - t0

@@ -123,9 +123,6 @@ class Reply:
     body: bytes
     url: str  # as requested, query included: the base for relative next-page links
 
-    def header(self, name: str, default: str | None = None) -> str | None:
-        return self.headers.get(name, default)
-
 
 @dataclass(frozen=True, slots=True)
 class _Failure:
@@ -299,7 +296,7 @@ class ConnectWiseClient:
         seen = {response.url}
         page = 1
         while True:
-            target = link_for(response.header("link"), "next")
+            target = link_for(response.headers.get("link"), "next")
             if target is None:
                 return rows
             page += 1
@@ -433,7 +430,7 @@ class ConnectWiseClient:
             return response
         error = self._error_for(response, endpoint, attempt)
         if status == 429:
-            wait = policy.retry_after(response.header("retry-after"))
+            wait = policy.retry_after(response.headers.get("retry-after"))
             return _Failure(error, wait if wait is not None else policy.backoff(attempt))
         if status >= 500:
             return _Failure(error, policy.backoff(attempt))
@@ -505,7 +502,7 @@ class ConnectWiseClient:
                 ),
             )
         if status == 429:
-            retry_after = self._retry.retry_after(response.header("retry-after"))
+            retry_after = self._retry.retry_after(response.headers.get("retry-after"))
             return RateLimited(
                 f"ConnectWise kept rate-limiting {endpoint} after {attempt} tries{detail}",
                 endpoint=endpoint,
@@ -536,7 +533,7 @@ class ConnectWiseClient:
         except orjson.JSONDecodeError:  # invalid UTF-8 included
             if not response.body:
                 return ""
-            content_type = response.header("content-type", "no content-type")
+            content_type = response.headers.get("content-type", "no content-type")
             head = self._scrub(response.body[:120].decode("utf-8", "replace"))[:80]
             return f"{content_type} starting {head!r}"
         if not isinstance(body, dict):
@@ -550,7 +547,7 @@ class ConnectWiseClient:
         try:
             return orjson.loads(response.body)  # ~3x faster than json: bodies run to 100 KB
         except orjson.JSONDecodeError:  # invalid UTF-8 included
-            content_type = response.header("content-type", "no content-type")
+            content_type = response.headers.get("content-type", "no content-type")
             head = self._scrub(response.body[:120].decode("utf-8", "replace"))
             raise MalformedResponse(
                 f"expected JSON from {endpoint} but got {content_type!r} starting {head[:80]!r}",

@@ -156,6 +156,3 @@ class CompanyInfoCache:
 
     def put(self, origin: str, company_id: str, info: CompanyInfo) -> None:
         self._entries[(origin, company_id.casefold())] = _Cached(info, self._clock() + self.ttl)
-
-    def forget(self, origin: str, company_id: str) -> None:
-        self._entries.pop((origin, company_id.casefold()), None)
