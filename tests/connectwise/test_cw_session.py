@@ -15,6 +15,8 @@ from monitor.simulator.server import RunningSimulator
 from .conftest import AUDIT_PRIVATE, AUDIT_PUBLIC, CLIENT_ID, ClientFactory
 from .fake_http_server import Answer, Request, serve_handler
 
+SITE = "http://127.0.0.1:9"  # nothing listens there: only the proxy can answer
+
 
 def paths(sim: RunningSimulator) -> list[str]:
     return [r.path for r in sim.state.requests]
@@ -129,3 +131,23 @@ def test_proxies_come_from_the_environment_unless_exempted(
     assert env_proxy("https", "api-na.myconnectwise.net") == "http://proxy.msp.example:3128"
     assert env_proxy("https", "cw.internal.example") is None
     assert env_proxy("http", "api-na.myconnectwise.net") is None  # only HTTPS_PROXY was set
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def proxy(request: Request) -> Answer:  # a forward proxy sees absolute-form targets
+        if request.path.startswith(f"{SITE}/login/companyinfo/"):
+            return Answer.json({"Codebase": "v2025_1/", "IsCloud": "False"})
+        return Answer.json([{"id": 1}])
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with serve_handler(proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.url)
+        async with ConnectWiseClient(SITE, "acme", "pub", "priv", CLIENT_ID) as cw:
+            assert await cw.get_list("/finance/glCaptions") == [{"id": 1}]
+    assert [r.path for r in server.requests] == [
+        f"{SITE}/login/companyinfo/acme",
+        f"{SITE}/v2025_1/apis/3.0/finance/glCaptions",
+    ]
