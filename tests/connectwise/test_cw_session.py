@@ -88,7 +88,9 @@ async def test_a_shared_session_never_carries_one_tenants_cookie_to_another() ->
     http = SharedHttp()
     with serve_handler(handler) as server:
         for company in ("tenant-a", "tenant-b"):
-            client = ConnectWiseClient(server.url, company, "pub", "priv", CLIENT_ID, http=http)
+            # A host name, not 127.0.0.1: cookie jars refuse cookies set by IP addresses.
+            site = server.url.replace("127.0.0.1", "localhost")
+            client = ConnectWiseClient(site, company, "pub", "priv", CLIENT_ID, http=http)
             async with client as cw:
                 await cw.get_list("/finance/glCaptions")
     await http.aclose()
