@@ -1,6 +1,6 @@
 """Two and three nodes against one PostgreSQL, one node SIGKILLed in the middle of a cycle.
 
-Real node processes (``python -m monitor.cluster.node``, cluster mode) check TENANTS simulated
+Real node processes (``python -m monitor.daemon.node``, cluster mode) check TENANTS simulated
 tenants (100 ms per request) due at once; when a third of them are checked, the node holding
 the clock is killed. Printed: tenants checked exactly once / more than once / never in the
 interval, the wall time to a complete cycle, how long the clock took to fail over, and the
@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 
 from bench.fleet import fresh_postgres, machine, simulator_process, write_fleet_config
 from monitor.clock import utcnow
-from monitor.cluster.status import ClusterStatus, cluster_status
+from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.store.database import Database
 from monitor.store.tables import CheckRunTable
 
@@ -85,7 +85,7 @@ def run(nodes: int, url: str) -> None:
         db = Database(database)
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "monitor.cluster.node", "--config", str(config), *TUNING],
+                [sys.executable, "-m", "monitor.daemon.node", "--config", str(config), *TUNING],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -24,7 +24,7 @@ from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
-from monitor.engine import diff, evaluate
+from monitor.core.evaluate import diff, evaluate
 from monitor.store.checks import latest_snapshot, record_check, stored_tenant
 
 TENANTS = 200

@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.snapshot import Snapshot
+from monitor.core.snapshot import Snapshot
 from monitor.store.codec import encode_snapshot
 from monitor.store.database import Database
 from monitor.store.history import changes, snapshot_at

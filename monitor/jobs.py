@@ -20,23 +20,23 @@ from typing import Any
 from monitor.alerts.channels import build_channels
 from monitor.alerts.dispatch import DispatchReport, dispatch_pending
 from monitor.alerts.outbox import TenantRef, enqueue_for_check
-from monitor.baseline import Baseline, load_baseline
 from monitor.clock import utcnow
 from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
 from monitor.connectwise.session import CompanyInfoCache, SharedHttp
-from monitor.engine import diff, evaluate
+from monitor.core.baseline import Baseline, load_baseline
+from monitor.core.evaluate import diff, evaluate
+from monitor.core.findings import Change, Finding
+from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import ConnectWiseError, CwdriftError
-from monitor.findings import Change, Finding
 from monitor.reports.send import report_due, send_weekly
 from monitor.settings import Config, LoadedConfig, TenantConfig
-from monitor.snapshot import CredentialMode, Snapshot
 from monitor.store.checks import latest_snapshot, record_check, stored_tenant
 from monitor.store.database import Database
 from monitor.store.history import open_findings, prune_checks
-from monitor.waivers import effective_waivers
+from monitor.store.waivers import effective_waivers
 
 log = logging.getLogger("cwdrift.jobs")
 

@@ -31,9 +31,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from monitor.alerts.config import NotifyConfig
+from monitor.core.options import TenantOptions, Waiver
 from monitor.durations import Duration
 from monitor.errors import ConfigError
-from monitor.options import TenantOptions, Waiver
 from monitor.yamlfile import LocatedYaml, PathKey, format_loc, load_located
 
 DEFAULT_CONFIG = Path("cwdrift.yaml")
@@ -119,7 +119,7 @@ class DaemonConfig(_Strict):
     dispatch_every: Duration = timedelta(seconds=30)
     health_host: str = "127.0.0.1"
     health_port: int | None = Field(default=None, ge=0, le=65535)
-    # auto: cluster on PostgreSQL, single on SQLite (see monitor/cluster/mode.py for why).
+    # auto: cluster on PostgreSQL, single on SQLite (see monitor/daemon/mode.py for why).
     mode: Literal["auto", "single", "cluster"] = "auto"
 
 

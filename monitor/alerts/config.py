@@ -41,8 +41,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from monitor.clock import ensure_utc
+from monitor.core.findings import Severity
 from monitor.durations import Duration
-from monitor.findings import Severity
 
 ChannelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 

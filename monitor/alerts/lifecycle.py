@@ -34,8 +34,8 @@ from monitor.alerts.model import (
     NotificationGroup,
     TenantRef,
 )
+from monitor.core.findings import Change, Finding, Status
 from monitor.errors import CwdriftError
-from monitor.findings import Change, Finding, Status
 
 ACCEPTED_DEVIATION = "accepted deviation"
 NO_LONGER_CHECKED = "no longer checked by the baseline"

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from monitor.findings import Severity
+from monitor.core.findings import Severity
 
 COLLECTION_KEY = "collection"  # the alert key of "cannot verify tenant X"
 COLLECTION_SEVERITY = Severity.HIGH  # unverifiable is serious, but not itself proven drift

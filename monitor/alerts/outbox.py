@@ -22,11 +22,11 @@ from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.lifecycle import Plan, plan_alerts
 from monitor.alerts.model import AlertState, AlertStatus, TenantRef
 from monitor.alerts.routing import opened_channels, route_group
-from monitor.alerts.silences import active_silences
 from monitor.clock import ensure_utc
+from monitor.core.findings import Change, Finding, Severity
 from monitor.errors import CwdriftError
-from monitor.findings import Change, Finding, Severity
 from monitor.store.alert_tables import AlertStateRow, OutboxMessage
+from monitor.store.silences import active_silences
 
 PENDING = "pending"
 SENDING = "sending"

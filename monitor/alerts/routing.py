@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from monitor.alerts.config import NotifyConfig, Route
 from monitor.alerts.model import AlertState, NotificationGroup, TenantRef
-from monitor.findings import Severity
+from monitor.core.findings import Severity
 
 
 def match_routes(

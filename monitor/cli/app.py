@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from monitor.baseline import load_baseline
 from monitor.cli import render
 from monitor.clock import utcnow
+from monitor.core.baseline import load_baseline
 from monitor.errors import ConfigError
 from monitor.jobs import Runtime, TenantResult, check_many, dispatch, select_tenants
 from monitor.settings import LoadedConfig, config_path, load_config
@@ -382,6 +382,6 @@ def demo(
 
     Example: cwdrift demo
     """
-    from monitor.demo import run_demo
+    from monitor.cli.demo import run_demo
 
     run_demo(workdir)

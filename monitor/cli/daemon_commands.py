@@ -9,13 +9,12 @@ from typing import Annotated, Any
 import typer
 
 from monitor.alerts.dispatch import channel_status
-from monitor.alerts.silences import add_silence, expire_silence, list_silences
 from monitor.cli import render
 from monitor.cli.app import JsonOpt, app, load, parse_when
 from monitor.clock import utcnow
-from monitor.cluster.mode import resolve_mode
-from monitor.cluster.node import serve
-from monitor.cluster.status import ClusterStatus, cluster_status
+from monitor.daemon.cluster.status import ClusterStatus, cluster_status
+from monitor.daemon.mode import resolve_mode
+from monitor.daemon.node import serve
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.observability import configure_logging
@@ -23,6 +22,7 @@ from monitor.settings import config_path
 from monitor.store.daemon_tables import daemon_status
 from monitor.store.database import Database
 from monitor.store.history import open_findings, tenant_summaries
+from monitor.store.silences import add_silence, expire_silence, list_silences
 
 silence_app = typer.Typer(help="Silence alerts for a while, with a reason.", no_args_is_help=True)
 app.add_typer(silence_app, name="silence")

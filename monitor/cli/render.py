@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.findings import Finding, Status
+from monitor.core.findings import Finding, Status
 from monitor.jobs import TenantResult
 
 __all__ = [

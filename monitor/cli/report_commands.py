@@ -169,8 +169,8 @@ def waive(
     Example: cwdrift waive --tenant acme --rule inventory-soh-option-is-on --value off
     --reason "SOH kept in the WMS" --by jo@acme.example --expires 90d
     """
-    from monitor.baseline import load_baseline
-    from monitor.waivers import add_waiver, remove_waiver
+    from monitor.core.baseline import load_baseline
+    from monitor.store.waivers import add_waiver, remove_waiver
 
     loaded = load()
     loaded.config.tenant(tenant)
@@ -234,7 +234,7 @@ def waivers(
 
     Example: cwdrift waivers --tenant acme --json
     """
-    from monitor.waivers import list_waivers, waiver_events
+    from monitor.store.waivers import list_waivers, waiver_events
 
     loaded = load()
     if tenant is not None:

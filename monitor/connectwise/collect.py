@@ -10,7 +10,7 @@ recorded in ``RawTenant.unknown`` with the reason:
 * ``role`` in integration mode when the role record answers 403: the Mobius role does not grant
   System > Security Roles, and it should not have to.
 
-Credential modes (see monitor.snapshot.CredentialMode): the keys belong either to the monitored
+Credential modes (see monitor.core.snapshot.CredentialMode): the keys belong either to the monitored
 integration member itself (integration mode: its permissions are ``/system/mySecurity``), or to a
 separate read-only auditor member (auditor mode: the member's role is read by id).
 """
@@ -25,8 +25,8 @@ from typing import Any
 from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.normalize import find_member
 from monitor.connectwise.raw import Json, RawTenant
+from monitor.core.snapshot import CredentialMode
 from monitor.errors import ConfigError, CwdriftError, MalformedResponse, PermissionDenied
-from monitor.snapshot import CredentialMode
 
 log = logging.getLogger("cwdrift.connectwise")
 

@@ -1,6 +1,6 @@
 """Raw ConnectWise payloads -> the canonical :class:`Snapshot` (pure: no I/O, no clock).
 
-Key and label conventions are documented in monitor/snapshot.py. Sources for the special cases:
+Key and label conventions are documented in monitor/core/snapshot.py. Sources for the special cases:
 
 * permission rows are matched by module/function *names* (the identifiers are unpublished,
   ../shared/connectwise-api.md §3.2 and open question 4); levels are "None" | "My" | "All",
@@ -18,8 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.connectwise.raw import Json, RawTenant
-from monitor.errors import MalformedResponse
-from monitor.snapshot import (
+from monitor.core.snapshot import (
     CredentialMode,
     Setting,
     Snapshot,
@@ -27,6 +26,7 @@ from monitor.snapshot import (
     permission_key,
     slug,
 )
+from monitor.errors import MalformedResponse
 
 TABLE_SETUP_CUSTOMIZE = "SystemTableSetup"
 OPS = ("add", "edit", "delete", "inquire")

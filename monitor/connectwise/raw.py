@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.snapshot import CredentialMode
+from monitor.core.snapshot import CredentialMode
 
 Json = dict[str, Any]
 

@@ -27,10 +27,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from monitor.alerts.config import Silence
-from monitor.alerts.silences import list_silences
 from monitor.clock import ensure_utc
-from monitor.findings import Severity, Status
-from monitor.options import Waiver
+from monitor.core.findings import Severity, Status
+from monitor.core.options import Waiver
 from monitor.reports.model import (
     FindingEvent,
     Score,
@@ -46,13 +45,14 @@ from monitor.reports.model import (
 from monitor.reports.period import custom, week_label, zone
 from monitor.store.checks import Outcome
 from monitor.store.codec import decode_keys, decode_value
+from monitor.store.silences import list_silences
 from monitor.store.tables import (
     CheckRunTable,
     FindingStateTable,
     FindingTransitionTable,
     SettingChangeTable,
 )
-from monitor.waivers import CONFIG, database_waivers
+from monitor.store.waivers import CONFIG, database_waivers
 
 TREND_WEEKS = 8
 WARNING_DAYS = 14

@@ -24,9 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, col
 
+from monitor.core.findings import Change, Finding, Severity, Status
+from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import CwdriftError
-from monitor.findings import Change, Finding, Severity, Status
-from monitor.snapshot import CredentialMode, Snapshot
 from monitor.store.codec import decode_snapshot, encode_keys, encode_snapshot, encode_value
 from monitor.store.tables import (
     CheckRunTable,

@@ -7,7 +7,7 @@ import json
 import zlib
 from typing import Any, cast
 
-from monitor.snapshot import Snapshot, Value
+from monitor.core.snapshot import Snapshot, Value
 
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:

@@ -32,8 +32,8 @@ from sqlmodel import Session
 from monitor.errors import CwdriftError, StoreError
 
 if TYPE_CHECKING:
-    from monitor.findings import Change, Finding
-    from monitor.snapshot import CredentialMode, Snapshot
+    from monitor.core.findings import Change, Finding
+    from monitor.core.snapshot import CredentialMode, Snapshot
     from monitor.store.checks import CheckRecord
 
 log = logging.getLogger(__name__)

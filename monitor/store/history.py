@@ -17,8 +17,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from monitor.clock import ensure_utc
-from monitor.findings import Severity, Status
-from monitor.snapshot import Snapshot, Value
+from monitor.core.findings import Severity, Status
+from monitor.core.snapshot import Snapshot, Value
 from monitor.store.checks import Outcome
 from monitor.store.codec import decode_keys, decode_snapshot, decode_value
 from monitor.store.tables import (

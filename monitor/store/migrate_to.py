@@ -58,7 +58,7 @@ def cwdrift_tables() -> list[Table]:
     for module in pkgutil.iter_modules(monitor.store.__path__):
         if module.name.endswith("_tables"):
             importlib.import_module(f"monitor.store.{module.name}")
-    importlib.import_module("monitor.cluster.tables")
+    importlib.import_module("monitor.store.cluster_tables")
     return list(SQLModel.metadata.sorted_tables)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.lifecycle import Plan, plan_alerts
 from monitor.alerts.model import AlertState, TenantRef
+from monitor.core.findings import Finding, Severity, Status
 from monitor.errors import AuthenticationFailed, CwdriftError
-from monitor.findings import Finding, Severity, Status
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ACME = TenantRef(id="acme", name="Acme MSP", tags=("accounting",))

@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from monitor.alerts.config import NotifyConfig
 from monitor.alerts.model import TenantRef
 from monitor.alerts.outbox import enqueue_for_check
+from monitor.core.findings import Finding
 from monitor.errors import CwdriftError
-from monitor.findings import Finding
 from monitor.store.alert_tables import ChannelStatusRow, OutboxMessage
 from monitor.store.database import Database
 

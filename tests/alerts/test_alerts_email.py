@@ -17,7 +17,7 @@ from alert_servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
 from monitor.alerts.channels import build_channels
 from monitor.alerts.config import NotifyConfig
 from monitor.alerts.dispatch import dispatch_pending
-from monitor.findings import Severity, Status
+from monitor.core.findings import Severity, Status
 from monitor.store.database import Database
 
 LATER = T0 + timedelta(seconds=2)

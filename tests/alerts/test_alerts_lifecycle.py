@@ -21,8 +21,8 @@ from alert_builders import (
 from monitor.alerts.config import Silence
 from monitor.alerts.lifecycle import ACCEPTED_DEVIATION, NO_LONGER_CHECKED, Plan, plan_alerts
 from monitor.alerts.model import COLLECTION_KEY, AlertState, AlertStatus, EventKind
+from monitor.core.findings import Change, Severity, Status
 from monitor.errors import ServerError
-from monitor.findings import Change, Severity, Status
 
 FAIL = [finding(Status.FAIL)]
 PASS = [finding(Status.PASS)]

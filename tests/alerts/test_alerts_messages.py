@@ -11,7 +11,7 @@ from monitor.alerts.messages import (
     subject_line,
 )
 from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
-from monitor.findings import Severity
+from monitor.core.findings import Severity
 from monitor.resources import templates_dir
 
 NEW_EVENT = AlertEvent(

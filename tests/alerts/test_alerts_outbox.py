@@ -16,11 +16,11 @@ from monitor.alerts.config import NotifyConfig
 from monitor.alerts.dispatch import LEASE, channel_status, dispatch_pending
 from monitor.alerts.model import COLLECTION_KEY, AlertState, AlertStatus, TenantRef
 from monitor.alerts.outbox import enqueue_for_check, load_states, open_alerts, save_states
-from monitor.alerts.silences import add_silence, expire_silence, list_silences
+from monitor.core.findings import Severity, Status
 from monitor.errors import CwdriftError
-from monitor.findings import Severity, Status
 from monitor.store.alert_tables import AlertStateRow, OutboxMessage
 from monitor.store.database import Database
+from monitor.store.silences import add_silence, expire_silence, list_silences
 
 
 def two_channels(slack: SlackEndpoint) -> NotifyConfig:

@@ -17,7 +17,7 @@ from monitor.alerts.model import (
     TenantRef,
 )
 from monitor.alerts.routing import match_routes, opened_channels, route_group
-from monitor.findings import Severity
+from monitor.core.findings import Severity
 
 HOOK = "https://hooks.slack.com/services/T0/B0/secret"
 CHANNELS: dict[str, Any] = {

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monitor.baseline import load_baseline
 from monitor.cli.app import app
+from monitor.core.baseline import load_baseline
 from monitor.errors import ConfigError
 from monitor.resources import bundled_config_dir
 from monitor.settings import load_config

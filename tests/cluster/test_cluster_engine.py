@@ -15,9 +15,15 @@ from cluster_waits import until
 from sqlalchemy import text
 
 from monitor.clock import utcnow
-from monitor.cluster.engine import ClusterCheckScheduler, ClusterTuning
-from monitor.cluster.queue import TASK_NAME, build_app, defer_check, lock_for, psycopg_conninfo
-from monitor.cluster.status import ClusterStatus, cluster_status
+from monitor.daemon.cluster.queue import (
+    TASK_NAME,
+    build_app,
+    defer_check,
+    lock_for,
+    psycopg_conninfo,
+)
+from monitor.daemon.cluster.scheduler import ClusterCheckScheduler, ClusterTuning
+from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.errors import ConfigError, ConnectionFailed
 from monitor.settings import Schedule
 from monitor.store.database import Database

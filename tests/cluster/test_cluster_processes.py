@@ -20,7 +20,7 @@ from cluster_waits import until_sync
 from sqlalchemy import func, select, text
 
 from monitor.clock import utcnow
-from monitor.cluster.status import ClusterStatus, cluster_status
+from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.simulator.scenario import generate_fleet
 from monitor.simulator.server import running_simulator
 from monitor.store.daemon_tables import DaemonNode
@@ -50,7 +50,7 @@ class Nodes:
                     [
                         sys.executable,
                         "-m",
-                        "monitor.cluster.node",
+                        "monitor.daemon.node",
                         "--config",
                         str(self.config),
                         *FAST,

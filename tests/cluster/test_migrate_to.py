@@ -11,10 +11,10 @@ from cluster_fleet import fleet_config
 from sqlalchemy import func, select
 
 from monitor import jobs
-from monitor.cluster.tables import ClusterNodeRow
 from monitor.errors import StoreError
 from monitor.simulator.scenario import fleet_company_id, generate_fleet
 from monitor.simulator.server import running_simulator
+from monitor.store.cluster_tables import ClusterNodeRow
 from monitor.store.database import Database
 from monitor.store.migrate_to import cwdrift_tables, migrate_to
 

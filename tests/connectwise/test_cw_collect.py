@@ -15,6 +15,7 @@ from monitor.connectwise.collect import (
     member_condition,
 )
 from monitor.connectwise.normalize import normalize
+from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import (
     ConfigError,
     IncompleteRead,
@@ -24,7 +25,6 @@ from monitor.errors import (
 )
 from monitor.simulator.scenario import Fault
 from monitor.simulator.server import RunningSimulator
-from monitor.snapshot import CredentialMode, Snapshot
 
 from .conftest import AUDIT_PRIVATE, AUDIT_PUBLIC, ClientFactory
 

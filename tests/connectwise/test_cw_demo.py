@@ -12,10 +12,10 @@ from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
+from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import AuthenticationFailed
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import RunningSimulator, running_simulator
-from monitor.snapshot import CredentialMode, Snapshot
 
 from .conftest import CLIENT_ID
 

@@ -18,8 +18,8 @@ from monitor.connectwise.normalize import (
     normalize_level,
 )
 from monitor.connectwise.raw import RawTenant
+from monitor.core.snapshot import CredentialMode, Setting, Value
 from monitor.errors import MalformedResponse
-from monitor.snapshot import CredentialMode, Setting, Value
 
 AT = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 INFO = {"lastUpdated": "2025-03-04T15:22:10Z", "updatedBy": "admin1"}

@@ -14,7 +14,7 @@ from pathlib import Path
 from daemon_jobs import StoreJobs
 
 from monitor.clock import utcnow
-from monitor.daemon import Daemon
+from monitor.daemon.loop import Daemon
 from monitor.settings import LoadedConfig
 from monitor.store import Database
 

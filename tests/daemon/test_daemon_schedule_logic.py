@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.errors import ConfigError
-from monitor.scheduler import (
+from monitor.daemon.scheduler import (
     ReconcilePlan,
     cron_trigger,
     crontab_weekdays,
@@ -16,6 +15,7 @@ from monitor.scheduler import (
     plan_reconcile,
     validate_schedules,
 )
+from monitor.errors import ConfigError
 from monitor.settings import Schedule
 
 NOW = datetime(2030, 1, 9, 12, 0, tzinfo=UTC)  # a Wednesday

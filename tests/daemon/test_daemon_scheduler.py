@@ -9,8 +9,8 @@ import pytest
 from daemon_waits import event, until
 
 from monitor.clock import utcnow
+from monitor.daemon.scheduler import ApsCheckScheduler
 from monitor.errors import ConfigError
-from monitor.scheduler import ApsCheckScheduler
 from monitor.settings import Schedule
 
 HOURLY = Schedule(every=timedelta(hours=1), jitter=timedelta(0))

@@ -14,7 +14,7 @@ from daemon_waits import event, until
 from sqlmodel import select
 
 from monitor.clock import utcnow
-from monitor.daemon import Daemon, main
+from monitor.daemon.loop import Daemon, main
 from monitor.errors import ConnectionFailed
 from monitor.store import Database
 from monitor.store.daemon_tables import (

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.baseline import load_baseline
+from monitor.core.baseline import load_baseline
 from monitor.settings import load_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import event
 
 from monitor.clock import utcnow
-from monitor.findings import Status
+from monitor.core.findings import Status
 from monitor.jobs import Runtime, TenantResult, check_many
 from monitor.settings import TenantConfig
 from monitor.simulator.fleet_config import fleet_config
 from monitor.simulator.scenario import generate_fleet
 from monitor.simulator.server import running_simulator
-from monitor.waivers import add_waiver
+from monitor.store.waivers import add_waiver
 
 TENANTS = 2  # generate_fleet drifts one tenant in ten, and at least one
 _TABLE = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from freezegun import freeze_time
 
-from monitor.alerts.silences import add_silence
-from monitor.findings import Severity, Status
+from monitor.core.findings import Severity, Status
 from monitor.jobs import Runtime, TenantResult, check_many
 from monitor.reports.build import build_weekly
 from monitor.reports.model import WeeklyReport
@@ -33,7 +32,8 @@ from monitor.settings import LoadedConfig, load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator
 from monitor.store.database import Database
-from monitor.waivers import add_waiver
+from monitor.store.silences import add_silence
+from monitor.store.waivers import add_waiver
 
 WEEK = "2026-W47"
 SINCE = datetime(2026, 11, 16, tzinfo=UTC)

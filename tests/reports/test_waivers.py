@@ -17,12 +17,12 @@ from freezegun import freeze_time
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from monitor.baseline import load_baseline
-from monitor.engine import evaluate
+from monitor.core.baseline import load_baseline
+from monitor.core.evaluate import evaluate
+from monitor.core.findings import Status
+from monitor.core.options import Waiver
 from monitor.errors import ConfigError
-from monitor.findings import Status
 from monitor.jobs import Runtime, TenantResult, check_many, dispatch
-from monitor.options import Waiver
 from monitor.reports.build import build_weekly
 from monitor.resources import bundled_config_dir
 from monitor.settings import load_config
@@ -31,7 +31,7 @@ from monitor.simulator.server import running_simulator, serve_asgi
 from monitor.simulator.slack import SlackSink, create_slack_app
 from monitor.store.database import Database
 from monitor.store.history import snapshot_at
-from monitor.waivers import (
+from monitor.store.waivers import (
     add_waiver,
     effective_waivers,
     list_waivers,

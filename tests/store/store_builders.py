@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.engine import diff
+from monitor.core.evaluate import diff
+from monitor.core.findings import Finding, Severity, Status
+from monitor.core.snapshot import CredentialMode, Setting, Snapshot, Value
 from monitor.errors import ConnectionFailed
-from monitor.findings import Finding, Severity, Status
-from monitor.snapshot import CredentialMode, Setting, Snapshot, Value
 from monitor.store.checks import CheckRecord, latest_snapshot, record_check
 from monitor.store.database import Database
 

@@ -18,7 +18,7 @@ from store_builders import (
     snapshot,
 )
 
-from monitor.findings import Finding, Severity, Status
+from monitor.core.findings import Finding, Severity, Status
 from monitor.store.checks import (
     Outcome,
     StoredTenant,
@@ -36,7 +36,7 @@ from monitor.store.tables import (
     SnapshotTable,
     TenantTable,
 )
-from monitor.waivers import add_waiver
+from monitor.store.waivers import add_waiver
 
 
 def count(session: Session, table: type) -> int:

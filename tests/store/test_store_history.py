@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import col, select
 from store_builders import BASE, TENANT, at, changed, check, finding, snapshot
 
-from monitor.findings import Severity, Status
-from monitor.snapshot import Snapshot, Value
+from monitor.core.findings import Severity, Status
+from monitor.core.snapshot import Snapshot, Value
 from monitor.store.checks import Outcome
 from monitor.store.database import Database
 from monitor.store.history import (

@@ -1,0 +1,120 @@
+"""What every rule kind shares: the check's parameters, the evaluation context and its outcome.
+
+A rule kind is a pydantic model (its parameters, validated when the baseline loads) with an
+``evaluate(ctx)`` method that reads only the snapshot in ``ctx``: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from monitor.core.findings import Severity, Status
+from monitor.core.options import TenantOptions
+from monitor.core.snapshot import Snapshot, Value
+
+NOT_SET = "not set"
+
+# ConnectWise's SecurityRoleSetting levels, least to most access (connectwise-api.md §3.2).
+LEVELS: tuple[str, ...] = ("None", "My", "All")
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level)
+
+
+def human(value: Value) -> str:
+    """A setting value as people read it in alerts and reports."""
+    if value is None:
+        return NOT_SET
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A check's verdict before the engine adds the rule's metadata and applies waivers.
+
+    ``severity`` overrides the rule's severity for this outcome only (the Admin-role
+    least-privilege finding is a warning even though the role rule is ``high``).
+    """
+
+    status: Status
+    expected: str
+    actual: str | None
+    keys: tuple[str, ...]
+    note: str = ""
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdminVerdict:
+    """Whether the API member's role is an Admin role, decided once per evaluation."""
+
+    is_admin: bool
+    keys: tuple[str, ...]
+    judged_by: str = (
+        ""  # how Admin was judged when role.* was unreadable; "" when role.admin was read
+    )
+
+    @property
+    def note(self) -> str:
+        """The note on findings the Admin role satisfies."""
+        granted = "granted by the Admin role"
+        return f"{granted} ({self.judged_by})" if self.judged_by else granted
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> AdminVerdict:
+        role_unknown = snapshot.unknown_reason("role.admin")
+        if role_unknown is None:
+            is_admin = (
+                snapshot.value("role.admin") is True and snapshot.value("role.inactive") is not True
+            )
+            return cls(is_admin, ("role.admin",))
+        # Integration mode may not read /system/securityroles/{id}; the member's role reference
+        # still names the role, and ConnectWise ships its all-access role as "Admin".
+        if snapshot.unknown_reason("member.role") is not None:
+            return cls(False, ())
+        name = snapshot.value("member.role")
+        is_admin = isinstance(name, str) and name.strip().casefold() == "admin"
+        judged_by = (
+            "judged by the role name 'Admin' because the role's details could not be read: "
+            f"{role_unknown}"
+        )
+        return cls(is_admin, ("member.role",), judged_by)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a check may read. ``checks`` are all the baseline's checks, in order."""
+
+    snapshot: Snapshot
+    options: TenantOptions
+    admin: AdminVerdict
+    checks: Sequence[Check]
+
+    def unknown_reason(self, keys: Sequence[str]) -> str | None:
+        """Why the first unreadable key could not be read, or None if all sections were read."""
+        for key in keys:
+            reason = self.snapshot.unknown_reason(key)
+            if reason is not None:
+                return reason
+        return None
+
+    def unknown(self, expected: str, keys: Sequence[str], reason: str) -> Outcome:
+        return Outcome(Status.UNKNOWN, expected, None, tuple(keys), note=f"not readable: {reason}")
+
+
+class Check(BaseModel):
+    """Base of every rule kind's parameters. Subclasses set ``kind`` and implement ``evaluate``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ClassVar[str]
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        raise NotImplementedError

@@ -1,0 +1,35 @@
+"""Rule kind ``customize``: Table Setup > Customize allows the role access to one setup table."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from monitor.core.findings import Status
+from monitor.core.rules.base import NOT_SET, Check, Context, Outcome
+from monitor.core.snapshot import customize_key
+
+ALLOWED = "allowed"
+
+
+class CustomizeCheck(Check):
+    kind = "customize"
+
+    category: str = Field(min_length=1, description="Setup table category, e.g. 'Invoicing'")
+    name: str = Field(min_length=1, description="Setup table name, e.g. 'Billing Status'")
+
+    @property
+    def key(self) -> str:
+        return customize_key(self.category, self.name)
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        if ctx.admin.is_admin:
+            return Outcome(Status.PASS, ALLOWED, "Admin role", ctx.admin.keys, ctx.admin.note)
+        keys = (self.key,)
+        reason = ctx.unknown_reason(keys)
+        if reason is not None:
+            return ctx.unknown(ALLOWED, keys, reason)
+        value = ctx.snapshot.value(self.key)
+        if value is True:
+            return Outcome(Status.PASS, ALLOWED, ALLOWED, keys)
+        actual = NOT_SET if value is None else "not allowed"
+        return Outcome(Status.FAIL, ALLOWED, actual, keys)

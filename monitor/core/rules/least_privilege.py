@@ -1,0 +1,47 @@
+"""Rule kind ``least_privilege``: the role grants nothing beyond what the baseline requires.
+
+Advisory (give it severity ``warning``, and ``applies_if: least_privilege`` so it only runs for
+tenants that ask). One finding lists the extra grants per function, capped so alerts stay short.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from monitor.core.findings import Status
+from monitor.core.rules.base import LEVELS, Check, Context, Outcome, level_rank
+from monitor.core.rules.permission import PermissionCheck
+
+EXPECTED = "nothing beyond the baseline"
+MAX_LISTED = 15  # functions named in ``actual``; the rest are counted
+
+
+class LeastPrivilegeCheck(Check):
+    kind = "least_privilege"
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        reason = ctx.unknown_reason(("permission.",))
+        if reason is not None:
+            return ctx.unknown(EXPECTED, (), reason)
+        required: dict[str, int] = {}
+        for check in ctx.checks:
+            if isinstance(check, PermissionCheck):
+                required[check.key] = max(required.get(check.key, 0), level_rank(check.level))
+        extra: dict[str, list[str]] = defaultdict(list)  # "module.function" -> ["add=All", ...]
+        keys = []
+        for key, setting in ctx.snapshot.settings.items():
+            if not key.startswith("permission.") or setting.value not in LEVELS:
+                continue
+            level = str(setting.value)
+            if level_rank(level) > required.get(key, 0):
+                function, op = key.removeprefix("permission.").rsplit(".", 1)
+                extra[function].append(f"{op}={level}")
+                keys.append(key)
+        if not extra:
+            return Outcome(Status.PASS, EXPECTED, "none", ())
+        listed = [f"{function}: {' '.join(ops)}" for function, ops in sorted(extra.items())]
+        actual = "; ".join(listed[:MAX_LISTED])
+        if len(listed) > MAX_LISTED:
+            actual += f"; and {len(listed) - MAX_LISTED} more functions"
+        note = f"{len(keys)} grants on {len(listed)} functions exceed what the integration needs"
+        return Outcome(Status.FAIL, EXPECTED, actual, tuple(keys), note)

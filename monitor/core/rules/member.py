@@ -1,0 +1,25 @@
+"""Rule kind ``member_active``: the integration API member exists and is not inactive."""
+
+from __future__ import annotations
+
+from monitor.core.findings import Status
+from monitor.core.rules.base import Check, Context, Outcome
+
+EXPECTED = "exists and active"
+KEYS = ("member.found", "member.inactive")
+
+
+class MemberActiveCheck(Check):
+    kind = "member_active"
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        reason = ctx.unknown_reason(KEYS)
+        if reason is not None:
+            return ctx.unknown(EXPECTED, KEYS, reason)
+        identifier = ctx.snapshot.value("member.identifier")
+        who = f"API member {identifier!r}" if identifier else "the API member"
+        if ctx.snapshot.value("member.found") is not True:
+            return Outcome(Status.FAIL, EXPECTED, "not found", KEYS, f"{who} was not found")
+        if ctx.snapshot.value("member.inactive") is True:
+            return Outcome(Status.FAIL, EXPECTED, "inactive", KEYS, f"{who} is marked inactive")
+        return Outcome(Status.PASS, EXPECTED, "active", KEYS)

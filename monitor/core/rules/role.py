@@ -1,0 +1,54 @@
+"""Rule kind ``member_role``: the API member has the custom security role (or, accepted, Admin).
+
+The vendor page: 'The "Role ID" field must be set to the custom security role that you created
+(STRONGLY RECOMMENDED). Or to "Admin" role.' So an Admin role is not drift, but it is reported as a
+least-privilege ``warning``. ``TenantOptions.expected_role`` pins the exact role name instead.
+"""
+
+from __future__ import annotations
+
+from monitor.core.findings import Severity, Status
+from monitor.core.rules.base import NOT_SET, Check, Context, Outcome
+
+CUSTOM = "a custom security role (or Admin)"
+KEYS = ("member.role", "member.role_id", "role.name", "role.admin", "role.inactive")
+
+
+class MemberRoleCheck(Check):
+    kind = "member_role"
+
+    def evaluate(self, ctx: Context) -> Outcome:
+        expected = ctx.options.expected_role or CUSTOM
+        snapshot = ctx.snapshot
+        reason = ctx.unknown_reason(("member.role",))
+        if reason is not None:
+            return ctx.unknown(expected, KEYS, reason)
+        if snapshot.value("member.found") is not True:
+            return Outcome(Status.FAIL, expected, NOT_SET, KEYS, "the API member was not found")
+        name = snapshot.value("member.role") or snapshot.value("role.name")
+        if not isinstance(name, str) or not name.strip():
+            return Outcome(
+                Status.FAIL, expected, NOT_SET, KEYS, "the API member has no security role"
+            )
+        role_read = snapshot.unknown_reason("role.inactive") is None
+        if role_read and snapshot.value("role.inactive") is True:
+            return Outcome(
+                Status.FAIL, expected, f"{name} (inactive)", KEYS, "the role is inactive"
+            )
+        if ctx.options.expected_role is not None:
+            if name.strip().casefold() == ctx.options.expected_role.strip().casefold():
+                return Outcome(Status.PASS, expected, name, KEYS)
+            required = ctx.options.expected_role
+            note = f"this tenant requires the role {required!r} (options.expected_role)"
+            return Outcome(Status.FAIL, expected, name, KEYS, note)
+        if ctx.admin.is_admin:
+            note = (
+                "the Admin role is accepted by the vendor page, but a custom role with only the "
+                "required permissions is strongly recommended (least privilege)"
+            )
+            if ctx.admin.judged_by:
+                note += f"; {ctx.admin.judged_by}"
+            return Outcome(
+                Status.FAIL, "a custom security role", name, KEYS, note, severity=Severity.WARNING
+            )
+        return Outcome(Status.PASS, expected, name, KEYS)
