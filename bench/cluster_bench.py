@@ -1,6 +1,6 @@
 """Two and three nodes against one PostgreSQL, one node SIGKILLed in the middle of a cycle.
 
-Real node processes (``python -m monitor.daemon.node``, cluster mode) check TENANTS simulated
+Real node processes (``cwdrift run``, cluster mode) check TENANTS simulated
 tenants (100 ms per request) due at once; when a third of them are checked, the node holding
 the clock is killed. Printed: tenants checked exactly once / more than once / never in the
 interval, the wall time to a complete cycle, how long the clock took to fail over, and the
@@ -85,7 +85,7 @@ def run(nodes: int, url: str) -> None:
         db = Database(database)
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "monitor.daemon.node", "--config", str(config), *TUNING],
+                [sys.executable, "-m", "monitor", "--config", str(config), "run", *TUNING],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -3,7 +3,7 @@
 ``time.process_time()`` of this process over sequential checks (one at a time, so nothing
 overlaps) against the simulator running in its own process over real HTTP, so the simulator's
 CPU is not counted and nothing has to be subtracted. The checks use the production path
-(``jobs.check_tenant``: the shared connection pool, the codebase cache, the store in a worker
+(``check_tenant``: the shared connection pool, the codebase cache, the store in a worker
 thread, which ``process_time`` counts too). The store is a SQLite file (the single-node default).
 
 The first pass (every tenant's first check: whole snapshots stored) is printed apart from the
@@ -19,12 +19,13 @@ import time
 from typing import Any
 
 from bench.fleet import fleet_config, machine, simulator_process
-from monitor import jobs
 from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
 from monitor.core.evaluate import diff, evaluate
+from monitor.jobs.check import check_tenant
+from monitor.jobs.runtime import Runtime
 from monitor.store.checks import latest_snapshot, record_check, stored_tenant
 
 TENANTS = 200
@@ -35,7 +36,7 @@ async def main() -> None:
     print(f"# cpu_bench: {machine()}")
     with simulator_process(TENANTS, 0.0) as url, tempfile.TemporaryDirectory() as tmp:
         loaded = fleet_config(TENANTS, url, f"sqlite:///{tmp}/cpu.db")
-        rt = jobs.Runtime.open(loaded)
+        rt = Runtime.open(loaded)
         rt.limits = HostLimits(concurrency=64, per_minute=10_000_000)
         tenants = list(loaded.config.tenants)
         first = await per_check_cpu(rt, tenants)
@@ -51,17 +52,17 @@ async def main() -> None:
         rt.db.dispose()
 
 
-async def per_check_cpu(rt: jobs.Runtime, tenants: list[Any]) -> float:
+async def per_check_cpu(rt: Runtime, tenants: list[Any]) -> float:
     """CPU ms of this process per check, checks one at a time."""
     started = time.process_time()
     for tenant in tenants:
-        result = await jobs.check_tenant(rt, tenant)
+        result = await check_tenant(rt, tenant)
         if result.status == "error":
             raise SystemExit(f"{tenant.id}: {result.error}")
     return (time.process_time() - started) / len(tenants) * 1000
 
 
-async def stages(rt: jobs.Runtime, tenants: list[Any]) -> None:
+async def stages(rt: Runtime, tenants: list[Any]) -> None:
     """The same pipeline, stage by stage (ms of CPU per tenant), all in this thread."""
     spent = dict.fromkeys(("collect", "normalize", "evaluate+diff", "store"), 0.0)
     for tenant in tenants:
@@ -84,7 +85,7 @@ async def stages(rt: jobs.Runtime, tenants: list[Any]) -> None:
         snapshot = normalize(raw, now)
         t2 = time.process_time()
         with rt.db.session() as session:
-            # as jobs._record does: read the tenant once, decode the last snapshot only when
+            # as jobs.check._record does: read the tenant once, decode the last snapshot only when
             # the hash moved, and hand what was read to record_check
             stored = stored_tenant(session, tenant.id)
             unchanged = stored.content_hash == snapshot.content_hash

@@ -24,8 +24,9 @@ import os
 import time
 
 from bench.fleet import fleet_config, fresh_postgres, machine, served_requests, simulator_process
-from monitor import jobs
 from monitor.connectwise.limits import HostLimits
+from monitor.jobs.check import check_many
+from monitor.jobs.runtime import Runtime
 
 LATENCY = 0.1
 CONCURRENCY = int(os.environ.get("CWDRIFT_BENCH_CONCURRENCY", "48"))  # config allows up to 64
@@ -40,7 +41,7 @@ async def cycles(url: str, n: int, *, concurrency: int, in_flight: int) -> tuple
     """The first and the steady (second) cycle over ``n`` tenants on a fresh database."""
     with fresh_postgres(f"cycle{n}") as database:
         loaded = fleet_config(n, url, database)
-        rt = jobs.Runtime.open(loaded)
+        rt = Runtime.open(loaded)
         # Benchmark-only limits: every tenant shares one host here (see module docstring).
         rt.limits = HostLimits(concurrency=CONCURRENCY, per_minute=10_000_000)
         first = await timed_cycle(rt, url, in_flight=2 * CONCURRENCY)
@@ -51,10 +52,10 @@ async def cycles(url: str, n: int, *, concurrency: int, in_flight: int) -> tuple
     return first, steady
 
 
-async def timed_cycle(rt: jobs.Runtime, url: str, *, in_flight: int) -> Timing:
+async def timed_cycle(rt: Runtime, url: str, *, in_flight: int) -> Timing:
     before = await asyncio.to_thread(served_requests, url)
     started = time.perf_counter()
-    results = await jobs.check_many(rt, rt.config.tenants, in_flight=in_flight)
+    results = await check_many(rt, rt.config.tenants, in_flight=in_flight)
     wall = time.perf_counter() - started
     requests = await asyncio.to_thread(served_requests, url) - before
     errors = [r for r in results if r.status == "error"]

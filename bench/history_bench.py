@@ -92,7 +92,8 @@ def plan_fleet(
 
 def real_snapshot(workdir: Path) -> Snapshot:
     """One real check of the demo's acme tenant through the simulator: a realistic snapshot."""
-    from monitor.jobs import Runtime, check_tenant
+    from monitor.jobs.check import check_tenant
+    from monitor.jobs.runtime import Runtime
     from monitor.resources import bundled_config_dir
     from monitor.settings import load_config
     from monitor.simulator.scenario import load_scenario

@@ -1,6 +1,6 @@
 """Peak resident memory of a daemon with 5,000 tenants configured, while it checks them.
 
-A real daemon process (``python -m monitor.daemon.node``, single mode on PostgreSQL) with every
+A real daemon process (``cwdrift run``, single mode on PostgreSQL) with every
 tenant due at start runs against the simulator (its own process, no latency) for up to
 SECONDS; its VmRSS is sampled every second and its VmHWM (peak) read at the end, so the figure
 covers start-up, scheduling 5,000 jobs and a stream of checks. Target: <= 250 MB.
@@ -64,7 +64,7 @@ def main() -> None:
         )
         db = Database(database)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.daemon.node", "--config", str(config)],
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

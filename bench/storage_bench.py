@@ -17,8 +17,9 @@ import tempfile
 from sqlalchemy import text
 
 from bench.fleet import fleet_config, fresh_postgres, machine
-from monitor import jobs
 from monitor.connectwise.limits import HostLimits
+from monitor.jobs.check import check_many
+from monitor.jobs.runtime import Runtime
 from monitor.simulator.scenario import fleet_company_id, generate_fleet
 from monitor.simulator.server import RunningSimulator, running_simulator
 from monitor.store.database import Database
@@ -69,20 +70,20 @@ async def measure(label: str, url: str) -> None:
 async def measure_against(label: str, url: str, sim: RunningSimulator) -> None:
     state = sim.state
     loaded = fleet_config(TENANTS, sim.url, url)
-    rt = jobs.Runtime.open(loaded)
+    rt = Runtime.open(loaded)
     rt.limits = HostLimits(concurrency=64, per_minute=10_000_000)
     tenants = list(loaded.config.tenants)
-    await jobs.check_many(rt, tenants, in_flight=1)
+    await check_many(rt, tenants, in_flight=1)
     vacuum(rt.db)
     start = used_bytes(rt.db)
     for _ in range(ROUNDS):
-        await jobs.check_many(rt, tenants, in_flight=1)
+        await check_many(rt, tenants, in_flight=1)
         vacuum(rt.db)
     unchanged = (used_bytes(rt.db) - start) / (ROUNDS * TENANTS)
     before_change = used_bytes(rt.db)
     for index in range(TENANTS):
         state.set_accounting(fleet_company_id(index), "suppressMemoFlag", True, by="bench")
-    results = await jobs.check_many(rt, tenants, in_flight=1)
+    results = await check_many(rt, tenants, in_flight=1)
     changes = sum(len(r.changes) for r in results)
     per_change = (used_bytes(rt.db) - before_change) / max(changes, 1)
     verdict = "meets" if unchanged <= TARGET else "MISSES"

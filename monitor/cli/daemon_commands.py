@@ -3,47 +3,71 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from monitor.alerts.dispatch import channel_status
 from monitor.cli import render
-from monitor.cli.app import JsonOpt, app, load, parse_when
+from monitor.cli.common import JsonOpt, expiry, load, open_database, state
 from monitor.clock import utcnow
+from monitor.daemon.cluster.scheduler import ClusterTuning
 from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.daemon.mode import resolve_mode
 from monitor.daemon.node import serve
-from monitor.durations import parse_duration
-from monitor.errors import ConfigError
 from monitor.observability import configure_logging
 from monitor.settings import config_path
 from monitor.store.daemon_tables import daemon_status
 from monitor.store.database import Database
 from monitor.store.history import open_findings, tenant_summaries
+from monitor.store.outbox import channel_status
 from monitor.store.silences import add_silence, expire_silence, list_silences
 
+commands = typer.Typer()
 silence_app = typer.Typer(help="Silence alerts for a while, with a reason.", no_args_is_help=True)
-app.add_typer(silence_app, name="silence")
+commands.add_typer(silence_app, name="silence")
 
 
-@app.command()
-def run() -> None:
-    """Run the daemon: check every tenant on its schedule and send alerts, until SIGTERM.
+@commands.command()
+def run(
+    health_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /healthz and /metrics on this port (default daemon.health_port)."),
+    ] = None,
+    ping_every: Annotated[
+        float, typer.Option(help="Cluster: seconds between leader-lock attempts and pings.")
+    ] = ClusterTuning.ping_every,
+    worker_heartbeat: Annotated[
+        float, typer.Option(help="Cluster: seconds between worker heartbeats.")
+    ] = ClusterTuning.worker_heartbeat,
+    stalled_after: Annotated[
+        float,
+        typer.Option(help="Cluster: a worker silent this long is dead; its checks are redone."),
+    ] = ClusterTuning.stalled_after,
+    fetch_poll: Annotated[
+        float, typer.Option(help="Cluster: fallback poll of the queue (NOTIFY wakes at once).")
+    ] = ClusterTuning.fetch_poll,
+) -> None:
+    """Run a node: check every tenant on its schedule and send alerts, until SIGTERM.
 
-    SIGHUP reloads the config (tenants added, removed, changed) without a restart.
+    The one way to start a node, single or cluster (daemon.mode). SIGHUP reloads the config
+    (tenants added, removed, changed) without a restart. The cluster options tune failover;
+    the defaults suit production.
 
     Example: cwdrift --config /etc/cwdrift/cwdrift.yaml run
     """
-    from monitor.cli.app import state
-
     load()  # fail fast, with the file and line, before the daemon starts
     configure_logging()
-    asyncio.run(serve(config_path(state.config_file)))
+    tuning = ClusterTuning(
+        ping_every=ping_every,
+        worker_heartbeat=worker_heartbeat,
+        stalled_after=stalled_after,
+        fetch_poll=fetch_poll,
+    )
+    asyncio.run(serve(config_path(state.config_file), tuning=tuning, health_port=health_port))
 
 
-@app.command()
+@commands.command()
 def status(as_json: JsonOpt = False) -> None:
     """What the monitor is doing: per tenant last check, outcome, next run, open findings.
 
@@ -53,8 +77,7 @@ def status(as_json: JsonOpt = False) -> None:
     """
     loaded = load()
     now = utcnow()
-    db = Database(loaded.config.database)
-    db.migrate()
+    db = open_database(loaded)
     with db.session() as session:
         summaries = {s.tenant_id: s for s in tenant_summaries(session)}
         daemon = daemon_status(session, now)
@@ -209,17 +232,6 @@ def _print_status(data: dict[str, Any]) -> None:
         )
 
 
-def _expiry(value: str) -> datetime:
-    """'2d' (from now) or an ISO time."""
-    duration = parse_duration(value)
-    if isinstance(duration, timedelta):
-        return utcnow() + duration
-    moment = parse_when(value, "--expires")
-    if moment is None:
-        raise ConfigError("--expires is required", fix="e.g. --expires 2d")
-    return moment
-
-
 @silence_app.command("add")
 def silence_add(
     reason: Annotated[str, typer.Option(help="Why (shown in status and reports).")],
@@ -235,8 +247,8 @@ def silence_add(
     loaded = load()
     if tenant is not None:
         loaded.config.tenant(tenant)
-    db = Database(loaded.config.database)
-    db.migrate()
+    now = utcnow()
+    db = open_database(loaded)
     with db.session() as session:
         row = add_silence(
             session,
@@ -244,8 +256,8 @@ def silence_add(
             rule=rule,
             reason=reason,
             author=author,
-            expires=_expiry(expires),
-            now=utcnow(),
+            expires=expiry(expires, now),
+            now=now,
         )
         render.out.print(f"silence #{row.id} until {row.expires.isoformat()}")
 
@@ -260,8 +272,7 @@ def silence_list(
     Example: cwdrift silence list --json
     """
     loaded = load()
-    db = Database(loaded.config.database)
-    db.migrate()
+    db = open_database(loaded)
     with db.session() as session:
         rows = [
             {

@@ -1,8 +1,4 @@
-"""Operations commands: ``cwdrift db migrate`` and ``cwdrift db migrate-to URL``.
-
-Registered on the shared typer ``app`` when this module is imported (the lead imports it from
-``monitor/cli/__init__.py``).
-"""
+"""Operations commands: ``cwdrift db migrate`` and ``cwdrift db migrate-to URL``."""
 
 from __future__ import annotations
 
@@ -11,10 +7,11 @@ from typing import Annotated
 import typer
 
 from monitor.cli import render
-from monitor.cli.app import app, load
+from monitor.cli.common import load
 
+commands = typer.Typer()
 db_app = typer.Typer(help="Database schema and moves between databases.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+commands.add_typer(db_app, name="db")
 
 
 @db_app.command("migrate")

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.core.findings import Finding, Status
-from monitor.jobs import TenantResult
+from monitor.jobs.check import TenantResult
 
 __all__ = [
     "Table",
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
 
 _STATUS_STYLE = {
     "compliant": "green",

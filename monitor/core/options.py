@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.clock import ensure_utc
 
+# Where a waiver (or a silence) comes from: the config file, or `cwdrift waive` / `silence add`.
+FROM_CONFIG = "config"
+FROM_DATABASE = "database"
+
 
 class TenantOptions(BaseModel):
     """How the baseline applies to one tenant (the vendor page allows these differences)."""

@@ -19,8 +19,6 @@ import logging
 import os
 import signal
 import socket
-import sys
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -31,6 +29,7 @@ from sqlmodel import Session
 
 from monitor import __version__
 from monitor.clock import utcnow
+from monitor.daemon.identity import new_node_id
 from monitor.daemon.scheduler import ApsCheckScheduler, CheckScheduler
 from monitor.errors import ConfigError, CwdriftError
 from monitor.settings import LoadedConfig, Schedule, TenantConfig, load_config
@@ -76,11 +75,6 @@ class SchedulerFactory(Protocol):
         max_in_flight: int,
         clock: Clock,
     ) -> CheckScheduler: ...
-
-
-def new_node_id() -> str:
-    """``hostname:pid:random``: unique across restarts, and says where the process runs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def schedules_of(loaded: LoadedConfig) -> dict[str, Schedule]:
@@ -353,14 +347,3 @@ class Daemon:
             log.warning("'daemon.tenants_in_flight' changed: takes effect after a restart")
         if before.daemon.dispatch_every != after.daemon.dispatch_every:
             log.warning("'daemon.dispatch_every' changed: takes effect after a restart")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m monitor.daemon --config FILE``: the same process as ``cwdrift run``."""
-    from monitor.daemon.node import main as node_main  # the composition root wires this class
-
-    return node_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

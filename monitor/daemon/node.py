@@ -1,28 +1,28 @@
 """A cwdrift node with everything wired: the daemon, the engine the mode picks, health, metrics.
 
-The composition root of the long-running process: ``cwdrift run``, ``python -m monitor.daemon``
-and ``python -m monitor.daemon.node`` all start :func:`serve`. The multi-node tests and
-benchmarks start nodes with shorter cluster timings so a killed node is recovered in seconds.
+The composition root of the long-running process. ``cwdrift run`` is its one entry point (single
+or cluster mode alike); its cluster tuning options (``--ping-every`` ...) let the multi-node
+tests and benchmarks recover a killed node in seconds.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
-import sys
 import time
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from monitor.connectwise.session import SharedHttp
 from monitor.daemon.cluster.scheduler import DEFAULT_TUNING, ClusterTuning
-from monitor.daemon.loop import Daemon, new_node_id
+from monitor.daemon.identity import new_node_id
+from monitor.daemon.loop import Daemon
 from monitor.daemon.mode import SchedulerFactory, scheduler_running
-from monitor.errors import CwdriftError
+from monitor.jobs.check import check_tenant
+from monitor.jobs.deliver import dispatch as dispatch_outbox
+from monitor.jobs.housekeeping import open_findings_by_severity, prune
+from monitor.jobs.report import send_report_if_due
+from monitor.jobs.runtime import Runtime
 from monitor.observability import (
-    configure_logging,
     daemon_probe,
     log_context,
     record_check,
@@ -31,7 +31,7 @@ from monitor.observability import (
     start_health_server,
     watch_host_limits,
 )
-from monitor.settings import Config, LoadedConfig, TenantConfig, config_path, load_config
+from monitor.settings import Config, LoadedConfig, TenantConfig, load_config
 from monitor.store import Database
 
 log = logging.getLogger("cwdrift.node")
@@ -52,33 +52,31 @@ def node_daemon(
 
     ``http`` (pooled ConnectWise connections) outlives config reloads; the caller closes it.
     """
-    from monitor import jobs
+    current: list[Runtime] = []
 
-    current: list[jobs.Runtime] = []
-
-    def runtime(loaded: LoadedConfig) -> jobs.Runtime:
+    def runtime(loaded: LoadedConfig) -> Runtime:
         if not current or current[0].loaded is not loaded:
-            current[:] = [jobs.Runtime.open(loaded, migrate=False, http=http)]
+            current[:] = [Runtime.open(loaded, migrate=False, http=http)]
             watch_host_limits(current[0].limits)
         return current[0]
 
     async def run_check(loaded: LoadedConfig, tenant: TenantConfig) -> None:
         started = time.monotonic()
         with log_context(tenant=tenant.id):
-            result = await jobs.check_tenant(runtime(loaded), tenant)
+            result = await check_tenant(runtime(loaded), tenant)
         record_check(result.status, time.monotonic() - started)
 
     async def dispatch(loaded: LoadedConfig) -> None:
-        await jobs.dispatch(runtime(loaded))
+        await dispatch_outbox(runtime(loaded))
 
     async def weekly_report(loaded: LoadedConfig) -> None:
-        await jobs.send_report_if_due(runtime(loaded))
+        await send_report_if_due(runtime(loaded))
 
     async def retention(loaded: LoadedConfig) -> None:
-        await jobs.prune(runtime(loaded))
+        await prune(runtime(loaded))
 
     async def findings_gauge(loaded: LoadedConfig) -> None:
-        record_open_findings(await jobs.open_findings_by_severity(runtime(loaded)))
+        record_open_findings(await open_findings_by_severity(runtime(loaded)))
 
     node_id = new_node_id()  # one name for the daemon's and the cluster engine's rows
     factory = SchedulerFactory(path, tuning=tuning, config=config, node_id=node_id)
@@ -119,31 +117,3 @@ async def serve(
         if health is not None:
             health.close()
             probe_db.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monitor.daemon.node", description=__doc__)
-    parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--health-port", type=int, default=None)
-    parser.add_argument("--ping-every", type=float, default=ClusterTuning.ping_every)
-    parser.add_argument("--worker-heartbeat", type=float, default=ClusterTuning.worker_heartbeat)
-    parser.add_argument("--stalled-after", type=float, default=ClusterTuning.stalled_after)
-    parser.add_argument("--fetch-poll", type=float, default=ClusterTuning.fetch_poll)
-    args = parser.parse_args(argv)
-    configure_logging()
-    tuning = ClusterTuning(
-        ping_every=args.ping_every,
-        worker_heartbeat=args.worker_heartbeat,
-        stalled_after=args.stalled_after,
-        fetch_poll=args.fetch_poll,
-    )
-    try:
-        asyncio.run(serve(config_path(args.config), tuning=tuning, health_port=args.health_port))
-    except CwdriftError as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Build the weekly report from the store: a few set-based reads, then pure assembly.
+"""Build the weekly report (pure) from what the store read (:class:`ReportInputs`).
 
 Everything is computed as of the period end from the *history* tables, so a report for a past
 week says what was true then, not now:
@@ -22,14 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, or_
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
-
 from monitor.alerts.config import Silence
 from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
-from monitor.core.options import Waiver
+from monitor.core.options import FROM_CONFIG, FROM_DATABASE, Waiver
+from monitor.reports.inputs import ReportInputs, Transition
 from monitor.reports.model import (
     FindingEvent,
     Score,
@@ -43,16 +40,6 @@ from monitor.reports.model import (
     WeeklyReport,
 )
 from monitor.reports.period import custom, week_label, zone
-from monitor.store.checks import Outcome
-from monitor.store.codec import decode_keys, decode_value
-from monitor.store.silences import list_silences
-from monitor.store.tables import (
-    CheckRunTable,
-    FindingStateTable,
-    FindingTransitionTable,
-    SettingChangeTable,
-)
-from monitor.store.waivers import CONFIG, database_waivers
 
 TREND_WEEKS = 8
 WARNING_DAYS = 14
@@ -75,18 +62,6 @@ class ReportTenant(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Transition:
-    tenant_id: str
-    rule_id: str
-    at: datetime
-    to_status: str
-    severity: str
-    label: str
-    expected: str
-    actual: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class _ErrorStreak:
     since: datetime
     count: int
@@ -95,7 +70,7 @@ class _ErrorStreak:
 
 
 def build_weekly(
-    session: Session,
+    inputs: ReportInputs,
     *,
     since: datetime,
     until: datetime,
@@ -109,18 +84,18 @@ def build_weekly(
     """The report for ``[since, until)`` over ``tenants``.
 
     ``label`` names the period (default: its dates); ``timezone`` labels the trend's ISO weeks.
-    ``config_silences`` are the config file's ``notify.silences`` (the database's are read here).
+    ``config_silences`` are the config file's ``notify.silences`` (the database's are in
+    ``inputs``).
     """
     span = custom(since, until)
     since, until = span.since, span.until
     tz = zone(timezone)
     names = {t.id: t.name for t in tenants}
     ids = list(names)
-    transitions = _transitions(session, ids, until)
-    keys = _finding_keys(session, ids)
+    keys = inputs.finding_keys
     window = timedelta(days=warning_days)
 
-    history = _History(transitions)
+    history = _History(inputs.transitions)
     trend = tuple(
         TrendPoint(
             # The week that ends at this point (an instant before its end lies inside it).
@@ -157,10 +132,10 @@ def build_weekly(
         new=tuple(new),
         resolved=tuple(resolved),
         regressed=tuple(regressed),
-        changes=tuple(_changes(session, names, since, until)),
-        unchecked=tuple(_unchecked(session, names, until)),
-        waivers=tuple(_waivers(session, tenants, until, window)),
-        silences=tuple(_silences(session, config_silences, set(ids), until, window)),
+        changes=tuple(_changes(inputs, names)),
+        unchecked=tuple(_unchecked(inputs, names, until)),
+        waivers=tuple(_waivers(inputs, tenants, until, window)),
+        silences=tuple(_silences(inputs, config_silences, set(ids), until, window)),
         warning_days=warning_days,
     )
 
@@ -180,15 +155,15 @@ def _worst_first(score: TenantScore) -> tuple[float, str]:
 class _History:
     """Replays each (tenant, rule)'s transitions; all questions are answered from memory."""
 
-    def __init__(self, transitions: Iterable[_Transition]) -> None:
-        self.by_rule: dict[tuple[str, str], list[_Transition]] = defaultdict(list)
+    def __init__(self, transitions: Iterable[Transition]) -> None:
+        self.by_rule: dict[tuple[str, str], list[Transition]] = defaultdict(list)
         for t in transitions:  # ordered by tenant, rule, time
             self.by_rule[(t.tenant_id, t.rule_id)].append(t)
         self.by_tenant: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for key in self.by_rule:
             self.by_tenant[key[0]].append(key)
 
-    def state_at(self, key: tuple[str, str], moment: datetime) -> _Transition | None:
+    def state_at(self, key: tuple[str, str], moment: datetime) -> Transition | None:
         last = None
         for t in self.by_rule[key]:
             if t.at >= moment:
@@ -299,7 +274,7 @@ class _History:
 
 
 def _event(
-    t: _Transition,
+    t: Transition,
     names: Mapping[str, str],
     command: str,
     kind: str,
@@ -324,120 +299,41 @@ def _event(
     )
 
 
-# -- reads ------------------------------------------------------------------------------------
+# -- from the inputs ----------------------------------------------------------------------
 
 
-def _transitions(session: Session, tenant_ids: list[str], until: datetime) -> list[_Transition]:
-    t = FindingTransitionTable
-    rows = session.exec(
-        select(t)
-        .where(col(t.tenant_id).in_(tenant_ids), col(t.at) < until)
-        .order_by(col(t.tenant_id), col(t.rule_id), col(t.at), col(t.id))
-    )
-    return [
-        _Transition(
-            tenant_id=row.tenant_id,
-            rule_id=row.rule_id,
-            at=ensure_utc(row.at),
-            to_status=row.to_status,
-            severity=row.severity,
-            label=row.label,
-            expected=row.expected,
-            actual=row.actual,
-        )
-        for row in rows
-    ]
-
-
-def _finding_keys(
-    session: Session, tenant_ids: list[str]
-) -> dict[tuple[str, str], tuple[str, ...]]:
-    s = FindingStateTable
-    rows = session.exec(
-        select(s.tenant_id, s.rule_id, s.keys).where(col(s.tenant_id).in_(tenant_ids))
-    )
-    return {(tenant_id, rule_id): decode_keys(keys) for tenant_id, rule_id, keys in rows}
-
-
-def _changes(
-    session: Session, names: Mapping[str, str], since: datetime, until: datetime
-) -> list[SettingChangeItem]:
-    c = SettingChangeTable
-    rows = session.exec(
-        select(c)
-        .where(
-            col(c.tenant_id).in_(list(names)),
-            col(c.observed_at) >= since,
-            col(c.observed_at) < until,
-        )
-        .order_by(col(c.observed_at), col(c.tenant_id), col(c.id))
-    )
+def _changes(inputs: ReportInputs, names: Mapping[str, str]) -> list[SettingChangeItem]:
     return [
         SettingChangeItem(
-            tenant_id=row.tenant_id,
-            tenant_name=names[row.tenant_id],
-            observed_at=ensure_utc(row.observed_at),
-            key=row.key,
-            label=row.label,
-            old=decode_value(row.old),
-            new=decode_value(row.new),
-            changed_by=row.changed_by,
-            changed_at=row.changed_at,
-            command=history_command(row.tenant_id, (row.key,)),
+            tenant_id=c.tenant_id,
+            tenant_name=names[c.tenant_id],
+            observed_at=c.observed_at,
+            key=c.key,
+            label=c.label,
+            old=c.old,
+            new=c.new,
+            changed_by=c.changed_by,
+            changed_at=c.changed_at,
+            command=history_command(c.tenant_id, (c.key,)),
         )
-        for row in rows
+        for c in inputs.changes
+        if c.tenant_id in names
     ]
 
 
 def _unchecked(
-    session: Session, names: Mapping[str, str], until: datetime
+    inputs: ReportInputs, names: Mapping[str, str], until: datetime
 ) -> list[UncheckedTenant]:
     """Tenants whose newest run before ``until`` failed (with the streak), or that had none."""
-    run = CheckRunTable
-    ids = list(names)
-    last_good = (
-        sa_select(col(run.tenant_id).label("tenant_id"), func.max(run.started_at).label("at"))
-        .where(
-            col(run.tenant_id).in_(ids),
-            col(run.outcome) != Outcome.ERROR.value,
-            col(run.started_at) < until,
-        )
-        .group_by(col(run.tenant_id))
-        .subquery()
-    )
-    errors = session.connection().execute(
-        sa_select(
-            col(run.tenant_id),
-            col(run.started_at),
-            col(run.error_kind),
-            col(run.error_message),
-        )
-        .outerjoin(last_good, last_good.c.tenant_id == col(run.tenant_id))
-        .where(
-            col(run.tenant_id).in_(ids),
-            col(run.outcome) == Outcome.ERROR.value,
-            col(run.started_at) < until,
-            or_(last_good.c.at.is_(None), col(run.started_at) > last_good.c.at),
-        )
-        .order_by(col(run.tenant_id), col(run.started_at), col(run.id))
-    )
     streaks: dict[str, _ErrorStreak] = {}
-    for tenant_id, started, kind, message in errors:
-        started = ensure_utc(started)
-        previous = streaks.get(tenant_id)
-        streaks[tenant_id] = _ErrorStreak(
-            since=previous.since if previous else started,
+    for run in inputs.failed_runs:
+        previous = streaks.get(run.tenant_id)
+        streaks[run.tenant_id] = _ErrorStreak(
+            since=previous.since if previous else run.started_at,
             count=(previous.count if previous else 0) + 1,
-            kind=kind,
-            message=message,
+            kind=run.error_kind,
+            message=run.error_message,
         )
-    checked = set(
-        session.exec(
-            select(run.tenant_id)
-            .where(col(run.tenant_id).in_(ids), col(run.started_at) < until)
-            .distinct()
-        )
-    )
     found = []
     for tenant_id, name in names.items():
         streak = streaks.get(tenant_id)
@@ -453,7 +349,7 @@ def _unchecked(
                     command=f"cwdrift check --tenant {tenant_id}",
                 )
             )
-        elif tenant_id not in checked:
+        elif tenant_id not in inputs.checked:
             found.append(
                 UncheckedTenant(
                     tenant_id=tenant_id,
@@ -471,13 +367,15 @@ def _unchecked(
 
 
 def _waivers(
-    session: Session, tenants: Sequence[ReportTenant], until: datetime, window: timedelta
+    inputs: ReportInputs, tenants: Sequence[ReportTenant], until: datetime, window: timedelta
 ) -> list[WaiverItem]:
     names = {t.id: t.name for t in tenants}
-    entries: list[tuple[str, Waiver, str]] = [(t.id, w, CONFIG) for t in tenants for w in t.waivers]
+    entries: list[tuple[str, Waiver, str]] = [
+        (t.id, w, FROM_CONFIG) for t in tenants for w in t.waivers
+    ]
     entries += [
         (s.tenant_id, s.waiver, s.source)
-        for s in database_waivers(session)
+        for s in inputs.database_waivers
         if s.tenant_id in names and (s.created_at is None or s.created_at < until)
     ]
     items = [
@@ -501,23 +399,16 @@ def _waivers(
 
 
 def _silences(
-    session: Session,
+    inputs: ReportInputs,
     config_silences: Sequence[Silence],
     tenant_ids: set[str],
     until: datetime,
     window: timedelta,
 ) -> list[SilenceItem]:
-    entries: list[tuple[Silence, str]] = [(s, CONFIG) for s in config_silences]
-    for row in list_silences(session, now=until):
-        if ensure_utc(row.created_at) < until:
-            silence = Silence(
-                tenant=row.tenant,
-                rule=row.rule,
-                reason=row.reason,
-                author=row.author,
-                expires=row.expires,
-            )
-            entries.append((silence, "database"))
+    entries: list[tuple[Silence, str]] = [(s, FROM_CONFIG) for s in config_silences]
+    entries += [
+        (s.silence, FROM_DATABASE) for s in inputs.database_silences if s.created_at < until
+    ]
     items = [
         SilenceItem(
             tenant=s.tenant,

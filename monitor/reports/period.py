@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.clock import ensure_utc
 from monitor.errors import ConfigError
+from monitor.settings import ReportConfig
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -89,3 +90,17 @@ def custom(since: datetime, until: datetime) -> Period:
             "the period ends before it starts", location="--until", fix="give --until after --since"
         )
     return Period(label=f"{since:%Y-%m-%d} to {until:%Y-%m-%d}", since=since, until=until)
+
+
+_ISO_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def report_due(report: ReportConfig, now: datetime) -> bool:
+    """True once this week's slot (weekday and time in ``report.timezone``) has passed."""
+    local = now.astimezone(zone(report.timezone))
+    hour, minute = (int(part) for part in report.time.split(":"))
+    slot_day = _ISO_WEEKDAYS.index(report.weekday)
+    slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0) + timedelta(
+        days=slot_day - local.weekday()
+    )
+    return report.enabled and local >= slot

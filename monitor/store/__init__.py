@@ -1,22 +1,29 @@
-"""The store: SQLModel tables, Alembic migrations, recording checks and querying history.
+"""The store: every table and every query, and the Alembic migrations of the whole schema.
 
-Database(url)                 engine, session(), migrate(), current_revision(), ping()
-checks.record_check(...)      one check of one tenant, in the caller's transaction
-history.*                     changes, snapshot_at, findings_at, open_findings, summaries
+    database.Database        engine, session(), migrate(), current_revision(), ping()
+    checks.record_check      one check run of one tenant, in the caller's transaction
+    history                  changes, snapshot_at, findings_at, open findings, summaries
+    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables
+                             the queries of alerting, reports, the daemon and cluster mode
 
-Every ``monitor/store/<name>_tables.py`` is imported here, once, when the store is first imported:
-the whole schema is then on ``SQLModel.metadata`` before any session or migration needs it (and
-before a test freezes time, which would otherwise leak freezegun's datetime into the models).
+``TABLE_MODULES`` lists every module that defines tables. Importing the package imports them
+all, once, so the whole schema is on ``SQLModel.metadata`` before any session or migration
+needs it (Alembic's autogenerate compares against exactly this), and before a test freezes
+time (which would otherwise leak freezegun's datetime into the models). A new table module is
+one line here.
 """
 
-import importlib
-import pkgutil
+from types import ModuleType
 
-import monitor.store.tables  # noqa: F401  (registers the core tables)
+from monitor.store import alert_tables, cluster_tables, daemon_tables, tables, waiver_tables
 from monitor.store.database import Database
 
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name.endswith("_tables"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+TABLE_MODULES: tuple[ModuleType, ...] = (
+    tables,  # tenant, check_run, snapshot, setting_change, finding_state, finding_transition
+    alert_tables,  # alert_state, outbox, channel_status, silence
+    daemon_tables,  # daemon_node, tenant_schedule
+    waiver_tables,  # waiver, waiver_event
+    cluster_tables,  # cluster_node
+)
 
-__all__ = ["Database"]
+__all__ = ["TABLE_MODULES", "Database"]

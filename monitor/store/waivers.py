@@ -22,12 +22,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from monitor.clock import ensure_utc
-from monitor.core.options import Waiver
+from monitor.core.options import FROM_CONFIG, FROM_DATABASE, Waiver
 from monitor.errors import ConfigError
 from monitor.store.waiver_tables import WaiverEventRow, WaiverRow
-
-CONFIG = "config"
-DATABASE = "database"
 
 # Read on every check, and usually empty: built once, since building cost more than running it.
 _TENANT_WAIVERS = (
@@ -59,7 +56,7 @@ class StoredWaiver:
 
     tenant_id: str
     waiver: Waiver
-    source: str  # CONFIG | DATABASE
+    source: str  # FROM_CONFIG | FROM_DATABASE
     created_at: datetime | None  # database waivers only
 
     def expired(self, now: datetime) -> bool:
@@ -186,7 +183,7 @@ def database_waivers(session: Session, tenant_id: str | None = None) -> list[Sto
         StoredWaiver(
             tenant_id=row.tenant_id,
             waiver=_from_row(row),
-            source=DATABASE,
+            source=FROM_DATABASE,
             created_at=ensure_utc(row.created_at),
         )
         for row in session.exec(query)
@@ -198,7 +195,7 @@ def list_waivers(
 ) -> list[StoredWaiver]:
     """Config and database waivers (expired ones included), by tenant, rule, source."""
     stored = [
-        StoredWaiver(tenant_id=t.id, waiver=w, source=CONFIG, created_at=None)
+        StoredWaiver(tenant_id=t.id, waiver=w, source=FROM_CONFIG, created_at=None)
         for t in tenants
         if tenant_id in (None, t.id)
         for w in t.waivers

@@ -12,9 +12,9 @@ from sqlmodel import col, select
 
 from monitor.alerts.config import NotifyConfig
 from monitor.alerts.model import TenantRef
-from monitor.alerts.outbox import enqueue_for_check
 from monitor.core.findings import Finding
 from monitor.errors import CwdriftError
+from monitor.jobs.check import queue_alerts
 from monitor.store.alert_tables import ChannelStatusRow, OutboxMessage
 from monitor.store.database import Database
 
@@ -32,7 +32,7 @@ def enqueue(
     if findings is None and error is None:
         findings = [finding()]
     with db.session() as session:
-        rows = enqueue_for_check(
+        rows = queue_alerts(
             session,
             tenant=tenant,
             findings=findings,

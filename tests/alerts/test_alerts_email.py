@@ -16,8 +16,8 @@ from alert_servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
 from monitor.alerts.channels import build_channels
 from monitor.alerts.config import NotifyConfig
-from monitor.alerts.dispatch import dispatch_pending
 from monitor.core.findings import Severity, Status
+from monitor.jobs.deliver import dispatch_pending
 from monitor.store.database import Database
 
 LATER = T0 + timedelta(seconds=2)

@@ -13,13 +13,14 @@ from sqlmodel import select
 
 from monitor.alerts.channels import build_channels
 from monitor.alerts.config import NotifyConfig
-from monitor.alerts.dispatch import LEASE, channel_status, dispatch_pending
 from monitor.alerts.model import COLLECTION_KEY, AlertState, AlertStatus, TenantRef
-from monitor.alerts.outbox import enqueue_for_check, load_states, open_alerts, save_states
 from monitor.core.findings import Severity, Status
 from monitor.errors import CwdriftError
+from monitor.jobs.check import queue_alerts
+from monitor.jobs.deliver import LEASE, dispatch_pending
 from monitor.store.alert_tables import AlertStateRow, OutboxMessage
 from monitor.store.database import Database
+from monitor.store.outbox import channel_status, load_states, open_alerts, save_states
 from monitor.store.silences import add_silence, expire_silence, list_silences
 
 
@@ -76,7 +77,7 @@ async def test_rolled_back_check_leaves_no_alert_state_and_no_message(
 ) -> None:
     config = two_channels(slack)
     with pytest.raises(RuntimeError), db.session() as session:
-        enqueue_for_check(
+        queue_alerts(
             session,
             tenant=ACME,
             findings=[finding()],

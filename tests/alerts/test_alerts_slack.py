@@ -13,8 +13,10 @@ from alert_servers import BUSY_TOKEN, GOOD_TOKEN, RETRY_AFTER_SECONDS, REVOKED_T
 
 from monitor.alerts.channels import build_channels
 from monitor.alerts.config import NotifyConfig
-from monitor.alerts.dispatch import ChannelHealth, backoff, channel_status, dispatch_pending
+from monitor.alerts.sender import backoff
+from monitor.jobs.deliver import dispatch_pending
 from monitor.store.database import Database
+from monitor.store.outbox import ChannelHealth, channel_status
 
 LATER = T0 + timedelta(seconds=3)
 

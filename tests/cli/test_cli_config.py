@@ -115,7 +115,7 @@ def test_broken_config_exits_2_from_the_console_script(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from monitor.cli import main; main()",
+            "from monitor.cli.app import main; main()",
             "--config",
             str(path),
             "config",
@@ -150,7 +150,9 @@ def test_literal_secret_warns_and_secret_files_are_read(tmp_path: Path) -> None:
 def all_commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [(*prefix, c.name or c.callback.__name__) for c in group.registered_commands]  # type: ignore[union-attr]
     for sub in group.registered_groups:
-        found += all_commands(sub.typer_instance, (*prefix, sub.name or ""))  # type: ignore[arg-type]
+        # An unnamed group (a command module merged into the root) adds its commands at this level.
+        path = (*prefix, sub.name) if sub.name else prefix
+        found += all_commands(sub.typer_instance, path)  # type: ignore[arg-type]
     return found
 
 

@@ -16,8 +16,8 @@ from cli_env import Env
 from sqlmodel import select
 
 from monitor.alerts.channels import build_channels
-from monitor.alerts.dispatch import LEASE, dispatch_pending
 from monitor.clock import utcnow
+from monitor.jobs.deliver import LEASE, dispatch_pending
 from monitor.settings import load_config
 from monitor.store.alert_tables import OutboxMessage
 from monitor.store.database import Database
@@ -45,7 +45,7 @@ def test_killed_between_commit_and_send_resends_exactly_once(demo_env: Env) -> N
         [
             sys.executable,
             "-c",
-            "from monitor.cli import main; main()",
+            "from monitor.cli.app import main; main()",
             "--config",
             str(demo_env.config),
             "check",

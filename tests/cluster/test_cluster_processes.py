@@ -50,9 +50,10 @@ class Nodes:
                     [
                         sys.executable,
                         "-m",
-                        "monitor.daemon.node",
+                        "monitor",
                         "--config",
                         str(self.config),
+                        "run",
                         *FAST,
                     ],
                     stdout=log,

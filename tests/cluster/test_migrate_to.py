@@ -10,8 +10,9 @@ import pytest
 from cluster_fleet import fleet_config
 from sqlalchemy import func, select
 
-from monitor import jobs
 from monitor.errors import StoreError
+from monitor.jobs.check import check_many
+from monitor.jobs.runtime import Runtime
 from monitor.simulator.scenario import fleet_company_id, generate_fleet
 from monitor.simulator.server import running_simulator
 from monitor.store.cluster_tables import ClusterNodeRow
@@ -47,14 +48,14 @@ def sqlite_history(tmp_path: Path) -> Database:
             "routes": [{"channels": ["ops"]}],
         }
         loaded = fleet_config(4, sim.url, url, notify=notify)
-        rt = jobs.Runtime.open(loaded)
+        rt = Runtime.open(loaded)
 
         async def two_rounds() -> None:
-            await jobs.check_many(rt, loaded.config.tenants)
+            await check_many(rt, loaded.config.tenants)
             sim.state.set_accounting(
                 fleet_company_id(0), "transferExpensesAsBillFlag", True, by="jsmith"
             )
-            await jobs.check_many(rt, loaded.config.tenants)
+            await check_many(rt, loaded.config.tenants)
             await rt.aclose()
 
         import asyncio
@@ -121,7 +122,7 @@ def test_a_target_with_rows_is_refused_and_left_untouched(
 def test_the_cli_migrates_then_copies(tmp_path: Path, fresh_postgres: str) -> None:
     from typer.testing import CliRunner
 
-    from monitor.cli import app
+    from monitor.cli.app import app
 
     config = tmp_path / "cwdrift.yaml"
     config.write_text(f"database: sqlite:///{tmp_path}/cwdrift.db\n", encoding="utf-8")

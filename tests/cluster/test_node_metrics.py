@@ -1,4 +1,4 @@
-"""A real node process (`python -m monitor.daemon.node`) serves what its checks did on /metrics.
+"""A real node process (`cwdrift run`) serves what its checks did on /metrics.
 
 The metrics are wired only in the composition root (node.py), so only a real node shows that
 checks, their outcomes and the ConnectWise requests behind them are counted.
@@ -59,7 +59,7 @@ def test_a_nodes_metrics_count_its_checks_and_connectwise_requests(tmp_path: Pat
             daemon={"mode": "single", "schedule": {"every": "1h", "jitter": "0s"}},
         )
         log = (tmp_path / "node.log").open("w")
-        command = ["monitor.daemon.node", "--config", str(config), "--health-port", str(port)]
+        command = ["monitor", "--config", str(config), "run", "--health-port", str(port)]
         node = subprocess.Popen(
             [sys.executable, "-m", *command],
             stdout=log,

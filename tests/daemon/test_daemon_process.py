@@ -125,7 +125,7 @@ def test_python_m_monitor_daemon_checks_every_tenant_and_sends_alerts_on_exit(tm
             CWDRIFT_SIM_URL=sim.url,
             CWDRIFT_DEMO_SLACK_URL=f"{slack_url}/services/T000/B000/demo",
         )
-        command = [sys.executable, "-m", "monitor.daemon.loop", "--config", str(config)]
+        command = [sys.executable, "-m", "monitor", "--config", str(config), "run"]
         with log_path.open("w") as log_file:
             process = subprocess.Popen(command, env=env, stdout=log_file, stderr=log_file)
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from daemon_waits import event, until
 from sqlmodel import select
 
 from monitor.clock import utcnow
-from monitor.daemon.loop import Daemon, main
+from monitor.daemon.loop import Daemon
 from monitor.errors import ConnectionFailed
 from monitor.store import Database
 from monitor.store.daemon_tables import (
@@ -344,10 +346,17 @@ def test_last_check_times_takes_each_tenants_latest_start(migrated, now):
         }
 
 
-def test_the_entry_point_exits_2_naming_a_missing_config(tmp_path, capsys):
+def test_the_entry_point_exits_2_naming_a_missing_config(tmp_path):
     missing = tmp_path / "nowhere.yaml"
-    assert main(["--config", str(missing)]) == 2
-    assert f"{missing}: file not found" in capsys.readouterr().err
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(missing), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"{missing}: file not found" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 async def test_periodic_jobs_run_with_the_config_in_force_and_failures_stay_isolated(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from monitor.jobs import Runtime, TenantResult, check_many
+from monitor.jobs.check import TenantResult, check_many
+from monitor.jobs.runtime import Runtime
 from monitor.settings import load_config
 from monitor.simulator.scenario import fleet_company_id, fleet_keys, generate_fleet
 from monitor.simulator.server import running_simulator

@@ -17,7 +17,8 @@ from sqlalchemy import event
 
 from monitor.clock import utcnow
 from monitor.core.findings import Status
-from monitor.jobs import Runtime, TenantResult, check_many
+from monitor.jobs.check import TenantResult, check_many
+from monitor.jobs.runtime import Runtime
 from monitor.settings import TenantConfig
 from monitor.simulator.fleet_config import fleet_config
 from monitor.simulator.scenario import generate_fleet

@@ -24,8 +24,9 @@ from pathlib import Path
 from freezegun import freeze_time
 
 from monitor.core.findings import Severity, Status
-from monitor.jobs import Runtime, TenantResult, check_many
-from monitor.reports.build import build_weekly
+from monitor.jobs.check import TenantResult, check_many
+from monitor.jobs.report import weekly_report
+from monitor.jobs.runtime import Runtime
 from monitor.reports.model import WeeklyReport
 from monitor.resources import bundled_config_dir
 from monitor.settings import LoadedConfig, load_config
@@ -171,7 +172,7 @@ def weekly(history: History) -> WeeklyReport:
     db = Database(history.database)
     try:
         with db.session() as session:
-            return build_weekly(
+            return weekly_report(
                 session,
                 since=SINCE,
                 until=UNTIL,

@@ -15,7 +15,6 @@ from sqlalchemy import func
 from sqlmodel import select
 from typer.testing import CliRunner
 
-import monitor.cli.report_commands  # noqa: F401  (registers the commands on the app)
 from monitor.cli.app import app
 from monitor.store.database import Database
 from monitor.store.tables import CheckRunTable, FindingTransitionTable, SettingChangeTable

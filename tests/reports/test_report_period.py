@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.reports.period import custom, iso_week, last_full_week
-from monitor.reports.send import report_due
+from monitor.reports.period import custom, iso_week, last_full_week, report_due
 from monitor.settings import ReportConfig
 
 

@@ -18,8 +18,8 @@ from aiosmtpd.controller import Controller
 from html_tables import parse_tables
 from report_history import History
 
-from monitor.jobs import Runtime
-from monitor.reports.send import send_weekly
+from monitor.jobs.report import send_weekly
+from monitor.jobs.runtime import Runtime
 from monitor.settings import load_config
 from monitor.simulator.server import serve_asgi
 from monitor.simulator.slack import SlackSink, create_slack_app

@@ -10,7 +10,7 @@ import pytest
 from html_tables import parse_tables
 from report_history import GENERATED, SINCE, UNTIL, History, weekly
 
-from monitor.reports.build import build_weekly
+from monitor.jobs.report import weekly_report
 from monitor.reports.messages import build_report_slack
 from monitor.reports.render import render_csv, render_html, render_json, render_text
 from monitor.store.database import Database
@@ -480,7 +480,7 @@ def test_tenant_filter_limits_every_section(
     config = sqlite_history.loaded.config
     db = Database(sqlite_history.database)
     with db.session() as session:
-        report = build_weekly(
+        report = weekly_report(
             session,
             since=SINCE,
             until=UNTIL,

@@ -22,8 +22,10 @@ from monitor.core.evaluate import evaluate
 from monitor.core.findings import Status
 from monitor.core.options import Waiver
 from monitor.errors import ConfigError
-from monitor.jobs import Runtime, TenantResult, check_many, dispatch
-from monitor.reports.build import build_weekly
+from monitor.jobs.check import TenantResult, check_many
+from monitor.jobs.deliver import dispatch
+from monitor.jobs.report import weekly_report
+from monitor.jobs.runtime import Runtime
 from monitor.resources import bundled_config_dir
 from monitor.settings import load_config
 from monitor.simulator.scenario import load_scenario
@@ -251,14 +253,14 @@ def test_pinned_value_changed_value_and_expiry_through_real_checks(tmp_path: Pat
 
         # The report lists the waiver while it is in force (expiring soon), not after.
         with rt.db.session() as session:
-            week46 = build_weekly(
+            week46 = weekly_report(
                 session,
                 since=datetime(2026, 11, 9, tzinfo=UTC),
                 until=datetime(2026, 11, 16, tzinfo=UTC),
                 tenants=rt.config.tenants,
                 now=datetime(2026, 11, 16, 8, tzinfo=UTC),
             )
-            week47 = build_weekly(
+            week47 = weekly_report(
                 session,
                 since=datetime(2026, 11, 16, tzinfo=UTC),
                 until=datetime(2026, 11, 23, tzinfo=UTC),

@@ -1,7 +1,7 @@
 """Cluster mode: a :class:`~monitor.daemon.scheduler.CheckScheduler` spread over nodes on
 PostgreSQL.
 
-Every node runs the same daemon (``monitor.daemon``) with this engine in place of the
+Every node runs the same daemon (``monitor.daemon.loop``) with this engine in place of the
 single-node one. Each node:
 
 * runs a Procrastinate **worker** executing ``check_tenant`` jobs (at most ``max_in_flight``
@@ -33,19 +33,17 @@ from typing import Any
 
 from procrastinate.jobs import Status
 from procrastinate.worker import Worker
-from sqlalchemy import text
-from sqlmodel import select
 
-from monitor.clock import ensure_utc, utcnow
+from monitor.clock import utcnow
 from monitor.daemon.cluster.leader import LeaderLock
 from monitor.daemon.cluster.queue import TASK_NAME, build_app, defer_check, psycopg_conninfo
-from monitor.daemon.loop import new_node_id
+from monitor.daemon.identity import new_node_id
 from monitor.daemon.scheduler import ApsCheckScheduler, validate_schedules
 from monitor.errors import ConfigError, CwdriftError
 from monitor.observability import CLUSTER_LEADER
 from monitor.settings import Schedule
-from monitor.store.cluster_tables import ClusterNodeRow
-from monitor.store.daemon_tables import TenantSchedule, last_check_times, write_next_runs
+from monitor.store.cluster_tables import pending_jobs, record_node, recorded_next_runs
+from monitor.store.daemon_tables import last_check_times, write_next_runs
 from monitor.store.database import Database
 
 log = logging.getLogger("cwdrift.cluster")
@@ -260,14 +258,7 @@ class ClusterCheckScheduler:
         now = self._clock()
         with self._db.session() as session:
             basis = last_check_times(session)
-            rows = session.execute(
-                text(
-                    "SELECT DISTINCT args->>'tenant_id' FROM procrastinate_jobs "
-                    "WHERE task_name = :task AND status IN ('todo', 'doing')"
-                ),
-                {"task": TASK_NAME},
-            ).scalars()
-            for tenant_id in rows:
+            for _, _, tenant_id in pending_jobs(session, TASK_NAME):
                 if tenant_id is not None:
                     basis[tenant_id] = now
         return basis
@@ -333,27 +324,23 @@ class ClusterCheckScheduler:
     # -- the node's row, for `cwdrift status` ----------------------------------------------
 
     def _record_node(self, *, stopped: bool = False) -> None:
-        now = self._clock()
+        host, pid, _ = (
+            self.node_id.split(":", 2)
+            if self.node_id.count(":") >= 2
+            else (socket.gethostname(), str(os.getpid()), "")
+        )
         with self._db.session() as session:
-            row = session.get(ClusterNodeRow, self.node_id)
-            if row is None:
-                host, pid, _ = (
-                    self.node_id.split(":", 2)
-                    if self.node_id.count(":") >= 2
-                    else (socket.gethostname(), str(os.getpid()), "")
-                )
-                row = ClusterNodeRow(
-                    node_id=self.node_id,
-                    hostname=host,
-                    pid=int(pid) if pid.isdigit() else os.getpid(),
-                    started_at=self._started_at,
-                    last_seen_at=now,
-                )
-            row.worker_id = self.worker_id
-            row.is_leader = self.is_leader and not stopped
-            row.last_seen_at = now
-            row.stopped_at = now if stopped else None
-            session.add(row)
+            record_node(
+                session,
+                node_id=self.node_id,
+                hostname=host,
+                pid=int(pid) if pid.isdigit() else os.getpid(),
+                started_at=self._started_at,
+                worker_id=self.worker_id,
+                is_leader=self.is_leader,
+                now=self._clock(),
+                stopped=stopped,
+            )
 
     def _write_next_runs(self, runs: Mapping[str, datetime]) -> None:
         with self._db.session() as session:
@@ -362,8 +349,4 @@ class ClusterCheckScheduler:
     def _refresh_next_runs(self) -> None:
         """Followers show the leader's schedule (it writes ``tenant_schedule``)."""
         with self._db.session() as session:
-            self._cached_next_runs = {
-                row.tenant_id: ensure_utc(row.next_run_at)
-                for row in session.exec(select(TenantSchedule))
-                if row.next_run_at is not None
-            }
+            self._cached_next_runs = recorded_next_runs(session)

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from monitor.daemon.cluster.leader import LEADER_LOCK_KEY, application_name
 from monitor.daemon.cluster.queue import TASK_NAME
-from monitor.store.cluster_tables import ClusterNodeRow
+from monitor.store.cluster_tables import advisory_lock_holder, cluster_nodes, pending_jobs
 
 # A node that has not refreshed its row for this long is shown as not alive.
 STALE_AFTER = timedelta(seconds=30)
@@ -45,28 +44,15 @@ def cluster_status(
     session: Session, now: datetime, *, stale_after: timedelta = STALE_AFTER
 ) -> ClusterStatus:
     """The cluster as the database sees it (PostgreSQL; the tables exist after migration)."""
-    holder = session.execute(
-        text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.classid = :high AND l.objid = :low AND l.objsubid = 1"
-        ),
-        {"high": LEADER_LOCK_KEY >> 32, "low": LEADER_LOCK_KEY & 0xFFFFFFFF},
-    ).scalar()
-    jobs = session.execute(
-        text(
-            "SELECT status, worker_id, args->>'tenant_id' FROM procrastinate_jobs "
-            "WHERE task_name = :task AND status IN ('todo', 'doing')"
-        ),
-        {"task": TASK_NAME},
-    ).all()
+    holder = advisory_lock_holder(session, LEADER_LOCK_KEY)
+    jobs = pending_jobs(session, TASK_NAME)
     running_by_worker: dict[int, list[str]] = {}
     for status, worker_id, tenant_id in jobs:
         if status == "doing" and worker_id is not None:
             running_by_worker.setdefault(int(worker_id), []).append(str(tenant_id))
     nodes = []
     leader: str | None = None
-    for row in session.exec(select(ClusterNodeRow).order_by(col(ClusterNodeRow.started_at))):
+    for row in cluster_nodes(session):
         is_leader = holder is not None and holder == application_name(row.node_id)
         if is_leader:
             leader = row.node_id

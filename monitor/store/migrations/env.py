@@ -6,15 +6,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-# Importing the package registers every ``monitor/store/*_tables.py`` on SQLModel.metadata.
+# Importing the package registers every table module (monitor.store.TABLE_MODULES).
 import monitor.store  # noqa: F401
 
 target_metadata = SQLModel.metadata
+
+# Tables that live in our database but are not ours: Procrastinate creates and migrates its own
+# (revision 0005_cluster applies its schema), so autogenerate must neither drop nor diff them.
+FOREIGN_TABLE_PREFIXES = ("procrastinate_",)
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Autogenerate's filter: compare only our tables (and their indexes and columns)."""
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    table_name = name if type_ == "table" else getattr(table, "name", "")
+    return not (table_name or "").startswith(FOREIGN_TABLE_PREFIXES)
 
 
 def _run(connection: Connection) -> None:
@@ -24,6 +39,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode recreates the table.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -51,6 +67,7 @@ def run_migrations_offline() -> None:
         url=context.config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

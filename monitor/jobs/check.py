@@ -1,102 +1,38 @@
-"""The use cases, orchestration only: check one tenant, check many, send pending alerts.
-
-    collect (I/O) -> normalize -> evaluate + diff (pure) -> one transaction: record the check and
-    enqueue its alerts (outbox) -> dispatch (I/O)
-
-The CLI, the daemon and the benchmarks all call these functions; none of them knows how a
-check is scheduled.
+"""Check one tenant, or many: collect (I/O) -> normalize -> evaluate + diff (pure) -> one
+transaction that records the run and queues the alerts it causes (outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.alerts.channels import build_channels
-from monitor.alerts.dispatch import DispatchReport, dispatch_pending
-from monitor.alerts.outbox import TenantRef, enqueue_for_check
-from monitor.clock import utcnow
+from sqlmodel import Session
+
+from monitor.alerts.config import NotifyConfig, Silence
+from monitor.alerts.lifecycle import Plan, plan_alerts
+from monitor.alerts.model import TenantRef
+from monitor.alerts.notify import notifications
 from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
 from monitor.connectwise.collect import collect_tenant
-from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.normalize import normalize
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp
-from monitor.core.baseline import Baseline, load_baseline
 from monitor.core.evaluate import diff, evaluate
 from monitor.core.findings import Change, Finding
 from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import ConnectWiseError, CwdriftError
-from monitor.reports.send import report_due, send_weekly
-from monitor.settings import Config, LoadedConfig, TenantConfig
+from monitor.jobs.runtime import Runtime
+from monitor.settings import TenantConfig
+from monitor.store.alert_tables import OutboxMessage
 from monitor.store.checks import latest_snapshot, record_check, stored_tenant
-from monitor.store.database import Database
-from monitor.store.history import open_findings, prune_checks
+from monitor.store.outbox import load_states, queue_messages, write_states
+from monitor.store.silences import active_silences
 from monitor.store.waivers import effective_waivers
 
 log = logging.getLogger("cwdrift.jobs")
-
-Clock = Callable[[], datetime]
-
-
-@dataclass
-class Runtime:
-    """What checks share within one process: config, baseline, database, host limits, and the
-    pooled HTTP connections and codebase answers (``aclose`` when done with ConnectWise)."""
-
-    loaded: LoadedConfig
-    baseline: Baseline
-    db: Database
-    limits: HostLimits
-    http: SharedHttp = field(default_factory=SharedHttp)
-    company_info: CompanyInfoCache = field(default_factory=CompanyInfoCache)
-    clock: Clock = utcnow
-
-    @classmethod
-    def open(
-        cls,
-        loaded: LoadedConfig,
-        *,
-        http: SharedHttp | None = None,
-        clock: Clock = utcnow,
-        migrate: bool = True,
-    ) -> Runtime:
-        db = Database(loaded.config.database)
-        if migrate:
-            db.migrate()
-        cw = loaded.config.connectwise
-        baseline = load_baseline(loaded.baseline_path)
-        loaded.check_rules_exist(baseline.ids)
-        return cls(
-            loaded=loaded,
-            baseline=baseline,
-            db=db,
-            limits=HostLimits(
-                concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute
-            ),
-            http=http or SharedHttp(),
-            clock=clock,
-        )
-
-    async def aclose(self) -> None:
-        """Close the pooled ConnectWise connections (the database stays usable)."""
-        await self.http.aclose()
-
-    async def __aenter__(self) -> Runtime:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        # ``async with runtime:`` around checks run under their own asyncio.run, so the pooled
-        # connections are closed while their event loop still runs.
-        await self.aclose()
-
-    @property
-    def config(self) -> Config:
-        return self.loaded.config
 
 
 @dataclass
@@ -198,7 +134,7 @@ def _record(
             error=error,
             stored=stored,
         )
-        queued = enqueue_for_check(
+        queued = queue_alerts(
             session,
             tenant=TenantRef(id=tenant.id, name=tenant.name, tags=tuple(tenant.tags)),
             findings=findings,
@@ -239,46 +175,42 @@ async def check_many(
     return list(await asyncio.gather(*(one(t) for t in tenants)))
 
 
-async def dispatch(rt: Runtime) -> DispatchReport:
-    """Send every due outbox message to its channel."""
-    channels = build_channels(rt.config.notify)
-    return await dispatch_pending(rt.db, channels, rt.clock())
+def queue_alerts(
+    session: Session,
+    *,
+    tenant: TenantRef,
+    findings: Sequence[Finding] | None,
+    error: CwdriftError | None,
+    changes: Sequence[Change],
+    who: Mapping[str, tuple[str | None, str | None]],
+    now: datetime,
+    policy: NotifyConfig,
+) -> list[OutboxMessage]:
+    """Advance the tenant's alerts and queue one outbox row per channel that must hear of it.
 
+    Does not commit: the caller's transaction holds the check, the states and the messages, so
+    a crash can delay a message, never lose it or send it for a check that was not recorded.
+    Only states that moved are written, and a check that notifies nobody writes nothing.
+    """
+    stored = {state.alert_key: state for state in load_states(session, tenant.id)}
 
-async def send_report_if_due(rt: Runtime) -> list[str]:
-    """The weekly report, once its slot has passed this week (sending is idempotent per week)."""
-    now = rt.clock()
-    if not report_due(rt.config.report, now):
-        return []
-    return await send_weekly(rt, now)
+    def plan(silences: Sequence[Silence]) -> Plan:
+        return plan_alerts(
+            tenant=tenant,
+            previous=stored.values(),
+            findings=findings,
+            error=error,
+            changes=changes,
+            who=who,
+            policy=policy,
+            now=now,
+            silences=silences,
+        )
 
-
-async def prune(rt: Runtime) -> int:
-    """Retention: drop redundant check rows older than the horizon; changes stay forever."""
-    cutoff = rt.clock() - rt.config.retention.check_rows
-
-    def run() -> int:
-        with rt.db.session() as session:
-            return prune_checks(session, older_than=cutoff)
-
-    deleted = await asyncio.to_thread(run)
-    log.info("retention pruned %d check rows older than %s", deleted, cutoff.isoformat())
-    return deleted
-
-
-async def open_findings_by_severity(rt: Runtime) -> dict[str, int]:
-    """Failing findings across the fleet by severity (the /metrics gauge)."""
-
-    def run() -> dict[str, int]:
-        with rt.db.session() as session:
-            return dict(Counter(f.severity.value for f in open_findings(session)))
-
-    return await asyncio.to_thread(run)
-
-
-def select_tenants(loaded: LoadedConfig, tenant_ids: Sequence[str] | None) -> list[TenantConfig]:
-    """The tenants named (each must exist), or all of them."""
-    config = loaded.config
-    if not tenant_ids:
-        return list(config.tenants)
-    return [config.tenant(tenant_id) for tenant_id in tenant_ids]
+    planned = plan(())
+    if planned.consulted_silences:  # most checks never ask, and then need not read them
+        planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
+    outgoing = notifications(planned, policy)
+    moved = [s for s in outgoing.states.values() if stored.get(s.alert_key) != s]
+    write_states(session, moved, stored)
+    return queue_messages(session, tenant.id, outgoing.messages, now)

@@ -1,31 +1,74 @@
-"""``cwdrift demo``: the real monitor against the bundled simulator, start to finish.
+"""``cwdrift simulate`` and ``cwdrift demo``: the simulator, and the real monitor against it.
 
-It starts the ConnectWise simulator (``config/scenarios/demo.yaml``) and a local Slack-compatible
-sink on free loopback ports, writes a config from ``config/demo.yaml`` into ``workdir``, and then
-drives the real command line: check, a person changes settings in "the ConnectWise UI", check
-again, history. Nothing is faked beyond the simulator and the Slack sink.
+The demo starts the ConnectWise simulator (``config/scenarios/demo.yaml``) and a local
+Slack-compatible sink on free loopback ports, writes a config from ``config/demo.yaml`` into
+``workdir``, and then drives the real command line: check, a person changes settings in "the
+ConnectWise UI", check again, history. Nothing is faked beyond the simulator and the Slack sink.
+The commands run through the root command the demo itself was invoked from, so this module does
+not import the app that composes it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.rule import Rule
 
+from monitor.cli import render
 from monitor.errors import CwdriftError
 from monitor.resources import bundled_config_dir
 from monitor.simulator.scenario import load_scenario
-from monitor.simulator.server import running_simulator, serve_asgi
+from monitor.simulator.server import running_simulator, serve_asgi, serve_forever
 from monitor.simulator.slack import SlackSink, create_slack_app
+from monitor.simulator.state import SimulatorState
 
+commands = typer.Typer()
 console = Console(highlight=False)
+RunCommand = Callable[[Sequence[str]], int]
 
 
-def run_demo(workdir: Path) -> None:
+@commands.command()
+def simulate(
+    scenario: Annotated[Path, typer.Option(help="Scenario YAML (see config/scenarios/).")],
+    port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 8900,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+) -> None:
+    """Serve the ConnectWise Manage API simulator until interrupted.
+
+    Example: cwdrift simulate --scenario config/scenarios/demo.yaml --port 8900
+    """
+
+    state_ = SimulatorState(load_scenario(scenario))
+    render.out.print(f"ConnectWise simulator on http://{host}:{port} (Ctrl-C to stop)")
+    serve_forever(state_, host=host, port=port)
+
+
+@commands.command()
+def demo(
+    ctx: typer.Context,
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and config.")
+    ] = Path("demo-out"),
+) -> None:
+    """Run the real monitor against the bundled simulator: check, change a setting, check again.
+
+    Example: cwdrift demo
+    """
+    root = ctx.find_root().command
+
+    def run(argv: Sequence[str]) -> int:
+        return _run_command(root, argv)
+
+    run_demo(workdir, run)
+
+
+def run_demo(workdir: Path, run: RunCommand) -> None:
     config_dir = bundled_config_dir()
     scenario = load_scenario(config_dir / "scenarios" / "demo.yaml")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -39,10 +82,10 @@ def run_demo(workdir: Path) -> None:
         os.environ["CWDRIFT_SIM_URL"] = sim.url
         os.environ["CWDRIFT_DEMO_SLACK_URL"] = f"{slack_url}/services/T000/B000/demo"
         step(f"ConnectWise simulator at {sim.url}; Slack sink at {slack_url}")
-        cli(config_file, ["tenants"])
+        cli(run, config_file, ["tenants"])
 
         step("1. First check of every tenant")
-        cli(config_file, ["check"])
+        cli(run, config_file, ["check"])
         slack_report(sink, 0)
 
         delivered = len(sink.messages)
@@ -54,7 +97,7 @@ def run_demo(workdir: Path) -> None:
         sim.state.set_accounting("globex", "transferExpensesAsBillFlag", False, by="mwilson")
 
         step("3. Second check: acme drifts, globex is resolved")
-        cli(config_file, ["check"])
+        cli(run, config_file, ["check"])
         slack_report(sink, delivered)
 
         step(
@@ -62,12 +105,12 @@ def run_demo(workdir: Path) -> None:
             "times in a row, so one 'cannot verify' alert (a failed read is never drift)"
         )
         delivered = len(sink.messages)
-        cli(config_file, ["check"])
+        cli(run, config_file, ["check"])
         slack_report(sink, delivered)
 
         step("5. History: when did it change, and who changed it?")
-        cli(config_file, ["history", "--tenant", "acme"])
-        cli(config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"])
+        cli(run, config_file, ["history", "--tenant", "acme"])
+        cli(run, config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"])
     console.print(
         f"\nThe demo's config and database are in {workdir}/. Try for example:\n"
         f"  .venv/bin/cwdrift --config {config_file} show --tenant initech\n"
@@ -80,20 +123,23 @@ def step(title: str) -> None:
     console.print(Rule(title, align="left"))
 
 
-def cli(config_file: Path, args: Sequence[str]) -> None:
+def cli(run: RunCommand, config_file: Path, args: Sequence[str]) -> None:
     """Run a real ``cwdrift`` command in-process and show its exit status."""
-    from monitor.cli.app import app
-
     argv = ["--config", str(config_file), *args]
     console.print(f"[dim]$ cwdrift {' '.join(argv)}[/]")
+    console.print(f"[dim](exit status {run(argv)})[/]")
+
+
+def _run_command(root: Any, argv: Sequence[str]) -> int:
+    # ``root`` is typer's click Command (typer vendors click; its type is not click's).
     try:
-        code = app(argv, standalone_mode=False)
+        code = root.main(list(argv), prog_name="cwdrift", standalone_mode=False)
     except SystemExit as exc:
         code = exc.code
     except CwdriftError as exc:
         console.print(f"error: {exc}", markup=False, style="red")
         code = 2
-    console.print(f"[dim](exit status {code or 0})[/]")
+    return int(code or 0)
 
 
 def slack_report(sink: SlackSink, since: int) -> None:

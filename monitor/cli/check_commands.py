@@ -1,0 +1,135 @@
+"""``cwdrift check``, ``tenants``, ``config validate`` and ``baseline validate``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli import render
+from monitor.cli.common import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, JsonOpt, load, open_database
+from monitor.clock import utcnow
+from monitor.core.baseline import load_baseline
+from monitor.jobs.check import TenantResult, check_many
+from monitor.jobs.deliver import dispatch
+from monitor.jobs.runtime import Runtime, select_tenants
+from monitor.store.history import tenant_summaries
+
+commands = typer.Typer()
+config_app = typer.Typer(help="Inspect the config file.", no_args_is_help=True)
+baseline_app = typer.Typer(help="Inspect a baseline file.", no_args_is_help=True)
+commands.add_typer(config_app, name="config")
+commands.add_typer(baseline_app, name="baseline")
+
+
+@commands.command()
+def check(
+    tenant: Annotated[
+        list[str] | None, typer.Option("--tenant", "-t", help="Only this tenant (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one full check cycle: collect, evaluate, store, alert.
+
+    Exit status: 0 all compliant, 1 drift, 2 a tenant could not be checked or the config is invalid.
+
+    Example: cwdrift check --tenant acme --json
+    """
+
+    loaded = load()
+    tenants = select_tenants(loaded, tenant)
+    runtime = Runtime.open(loaded)
+
+    async def cycle() -> list[TenantResult]:
+        async with runtime:
+            results = await check_many(runtime, tenants)
+        await dispatch(runtime)
+        return results
+
+    results = asyncio.run(cycle())
+    if as_json:
+        render.print_json(
+            {"checked_at": utcnow().isoformat(), "tenants": [r.to_dict() for r in results]}
+        )
+    else:
+        render.check_results(results)
+    statuses = {r.status for r in results}
+    if "error" in statuses:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_DRIFT if "drift" in statuses else EXIT_OK)
+
+
+@commands.command()
+def tenants(as_json: JsonOpt = False) -> None:
+    """List the configured tenants with their last check outcome.
+
+    Example: cwdrift tenants --json
+    """
+
+    loaded = load()
+    db = open_database(loaded)
+    with db.session() as session:
+        summaries = {s.tenant_id: s for s in tenant_summaries(session)}
+    rows = []
+    for tenant in loaded.config.tenants:
+        summary = summaries.get(tenant.id)
+        rows.append(
+            {
+                "tenant": tenant.id,
+                "name": tenant.name,
+                "site": tenant.site,
+                "last_check": summary.last_started_at.isoformat()
+                if summary and summary.last_started_at
+                else None,
+                "outcome": summary.outcome if summary else None,
+                "open_drift": summary.open_drift if summary else 0,
+            }
+        )
+    if as_json:
+        render.print_json({"tenants": rows})
+        return
+    table = render.Table(title="tenants", title_justify="left")
+    for column in ("tenant", "name", "site", "last check", "outcome", "open drift"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["tenant"]),
+            str(row["name"]),
+            str(row["site"]),
+            str(row["last_check"] or "never"),
+            render.styled(str(row["outcome"] or "—")),
+            str(row["open_drift"]),
+        )
+    render.out.print(table)
+
+
+@config_app.command("validate")
+def config_validate() -> None:
+    """Check the config file (and the baseline it names) without contacting ConnectWise.
+
+    Example: cwdrift --config cwdrift.yaml config validate
+    """
+    loaded = load()
+    baseline = load_baseline(loaded.baseline_path)
+    loaded.check_rules_exist(baseline.ids)
+    render.out.print(
+        f"{loaded.path}: OK ({len(loaded.config.tenants)} tenants, "
+        f"baseline {baseline.source} with {len(baseline.rules)} rules)",
+        markup=False,
+    )
+
+
+@baseline_app.command("validate")
+def baseline_validate(
+    file: Annotated[
+        Path | None, typer.Argument(help="Baseline YAML; the bundled one when omitted.")
+    ] = None,
+) -> None:
+    """Check a baseline file's shape and meaning without running it.
+
+    Example: cwdrift baseline validate config/baseline.yaml
+    """
+    baseline = load_baseline(file)
+    render.out.print(f"{baseline.source}: OK ({len(baseline.rules)} rules)", markup=False)

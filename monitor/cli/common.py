@@ -1,0 +1,100 @@
+"""What every command shares: the config for this invocation, option types, dates and output.
+
+Commands live in ``*_commands`` modules, one group each; ``monitor/cli/app.py`` composes them.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli import render
+from monitor.durations import parse_duration
+from monitor.errors import ConfigError
+from monitor.settings import LoadedConfig, config_path, load_config
+from monitor.store.database import Database
+
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id from the config.")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+]
+
+
+class State:
+    config_file: Path | None = None
+
+
+state = State()  # set by the root callback (--config) before any command runs
+
+
+def load() -> LoadedConfig:
+    """The config for this invocation; warnings (never secrets) go to stderr."""
+    loaded = load_config(config_path(state.config_file))
+    for warning in loaded.warnings:
+        render.err.print(f"warning: {warning}", markup=False, style="yellow")
+    return loaded
+
+
+def open_database(loaded: LoadedConfig) -> Database:
+    """The configured database, migrated (idempotent: a command may be the first thing run)."""
+    db = Database(loaded.config.database)
+    db.migrate()
+    return db
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    """ISO date or datetime; naive values are UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"cannot read {value!r} as a date or time",
+            location=option,
+            fix="use ISO format, e.g. 2026-11-20 or 2026-11-20T14:30:00Z",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def expiry(value: str, now: datetime, option: str = "--expires") -> datetime:
+    """An ISO date/time, or a duration from now such as 2d, 30d or 12w."""
+    relative = parse_duration(value)
+    if isinstance(relative, timedelta):
+        return now + relative
+    parsed = parse_when(value, option)
+    assert parsed is not None  # value is not None
+    return parsed
+
+
+def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise ConfigError(
+            f"unknown format {value!r}", location=option, fix=f"use one of {', '.join(allowed)}"
+        )
+    return value
+
+
+def write_output(data: str | bytes, out: Path | None) -> None:
+    """To ``out``, or stdout; binary (PDF) is refused on a terminal."""
+    if out is not None:
+        if isinstance(data, bytes):
+            out.write_bytes(data)
+        else:
+            out.write_text(data, encoding="utf-8")
+        render.err.print(f"wrote {out}", markup=False)
+    elif isinstance(data, bytes):
+        if sys.stdout.isatty():
+            raise ConfigError(
+                "PDF output is binary", location="--format pdf", fix="add --out report.pdf"
+            )
+        sys.stdout.buffer.write(data)
+    else:
+        sys.stdout.write(data)

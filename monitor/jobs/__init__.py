@@ -1,0 +1,11 @@
+"""The use cases, orchestration only: what the CLI, the daemon and the benchmarks call.
+
+    runtime.Runtime          what checks share in one process (config, baseline, db, HTTP pool)
+    check.check_tenant       collect -> normalize -> evaluate + diff -> one transaction: the run,
+                             its changes, finding states and the alerts they cause (outbox)
+    deliver.dispatch         send what the outbox holds, record each outcome
+    report.send_report_if_due  the weekly report, once per week, through the outbox
+    housekeeping.prune       retention; the open-findings gauge
+
+None of them knows how a check is scheduled (that is ``monitor.daemon``).
+"""

@@ -1,0 +1,80 @@
+"""What checks share within one process: config, baseline, database, host limits, HTTP pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.clock import utcnow
+from monitor.connectwise.limits import HostLimits
+from monitor.connectwise.session import CompanyInfoCache, SharedHttp
+from monitor.core.baseline import Baseline, load_baseline
+from monitor.settings import Config, LoadedConfig, TenantConfig
+from monitor.store.database import Database
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Runtime:
+    """What checks share within one process: config, baseline, database, host limits, and the
+    pooled HTTP connections and codebase answers (``aclose`` when done with ConnectWise)."""
+
+    loaded: LoadedConfig
+    baseline: Baseline
+    db: Database
+    limits: HostLimits
+    http: SharedHttp = field(default_factory=SharedHttp)
+    company_info: CompanyInfoCache = field(default_factory=CompanyInfoCache)
+    clock: Clock = utcnow
+
+    @classmethod
+    def open(
+        cls,
+        loaded: LoadedConfig,
+        *,
+        http: SharedHttp | None = None,
+        clock: Clock = utcnow,
+        migrate: bool = True,
+    ) -> Runtime:
+        db = Database(loaded.config.database)
+        if migrate:
+            db.migrate()
+        cw = loaded.config.connectwise
+        baseline = load_baseline(loaded.baseline_path)
+        loaded.check_rules_exist(baseline.ids)
+        return cls(
+            loaded=loaded,
+            baseline=baseline,
+            db=db,
+            limits=HostLimits(
+                concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute
+            ),
+            http=http or SharedHttp(),
+            clock=clock,
+        )
+
+    async def aclose(self) -> None:
+        """Close the pooled ConnectWise connections (the database stays usable)."""
+        await self.http.aclose()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        # ``async with runtime:`` around checks run under their own asyncio.run, so the pooled
+        # connections are closed while their event loop still runs.
+        await self.aclose()
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+
+def select_tenants(loaded: LoadedConfig, tenant_ids: Sequence[str] | None) -> list[TenantConfig]:
+    """The tenants named (each must exist), or all of them."""
+    config = loaded.config
+    if not tenant_ids:
+        return list(config.tenants)
+    return [config.tenant(tenant_id) for tenant_id in tenant_ids]

@@ -1,0 +1,172 @@
+"""The weekly report's reads: a few set-based queries that fill :class:`ReportInputs`.
+
+Everything is read as of ``until`` from the history tables, so a report for a past week says
+what was true then. The period is half-open, ``[since, until)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from monitor.alerts.config import Silence
+from monitor.clock import ensure_utc
+from monitor.reports.inputs import (
+    FailedRun,
+    ObservedChange,
+    ReportInputs,
+    SilenceInput,
+    Transition,
+    WaiverInput,
+)
+from monitor.store.checks import Outcome
+from monitor.store.codec import decode_keys, decode_value
+from monitor.store.silences import list_silences
+from monitor.store.tables import (
+    CheckRunTable,
+    FindingStateTable,
+    FindingTransitionTable,
+    SettingChangeTable,
+)
+from monitor.store.waivers import database_waivers
+
+
+def read_report_inputs(
+    session: Session, tenant_ids: Sequence[str], *, since: datetime, until: datetime
+) -> ReportInputs:
+    ids = list(tenant_ids)
+    return ReportInputs(
+        transitions=_transitions(session, ids, until),
+        finding_keys=_finding_keys(session, ids),
+        changes=_changes(session, ids, since, until),
+        failed_runs=_failed_runs(session, ids, until),
+        checked=_checked(session, ids, until),
+        database_waivers=[
+            WaiverInput(s.tenant_id, s.waiver, s.source, s.created_at)
+            for s in database_waivers(session)
+            if s.tenant_id in ids
+        ],
+        database_silences=[
+            SilenceInput(
+                Silence(
+                    tenant=row.tenant,
+                    rule=row.rule,
+                    reason=row.reason,
+                    author=row.author,
+                    expires=row.expires,
+                ),
+                ensure_utc(row.created_at),
+            )
+            for row in list_silences(session, now=until)
+        ],
+    )
+
+
+def _transitions(session: Session, tenant_ids: list[str], until: datetime) -> list[Transition]:
+    t = FindingTransitionTable
+    rows = session.exec(
+        select(t)
+        .where(col(t.tenant_id).in_(tenant_ids), col(t.at) < until)
+        .order_by(col(t.tenant_id), col(t.rule_id), col(t.at), col(t.id))
+    )
+    return [
+        Transition(
+            tenant_id=row.tenant_id,
+            rule_id=row.rule_id,
+            at=ensure_utc(row.at),
+            to_status=row.to_status,
+            severity=row.severity,
+            label=row.label,
+            expected=row.expected,
+            actual=row.actual,
+        )
+        for row in rows
+    ]
+
+
+def _finding_keys(
+    session: Session, tenant_ids: list[str]
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    s = FindingStateTable
+    rows = session.exec(
+        select(s.tenant_id, s.rule_id, s.keys).where(col(s.tenant_id).in_(tenant_ids))
+    )
+    return {(tenant_id, rule_id): decode_keys(keys) for tenant_id, rule_id, keys in rows}
+
+
+def _changes(
+    session: Session, tenant_ids: list[str], since: datetime, until: datetime
+) -> list[ObservedChange]:
+    c = SettingChangeTable
+    rows = session.exec(
+        select(c)
+        .where(
+            col(c.tenant_id).in_(tenant_ids),
+            col(c.observed_at) >= since,
+            col(c.observed_at) < until,
+        )
+        .order_by(col(c.observed_at), col(c.tenant_id), col(c.id))
+    )
+    return [
+        ObservedChange(
+            tenant_id=row.tenant_id,
+            observed_at=ensure_utc(row.observed_at),
+            key=row.key,
+            label=row.label,
+            old=decode_value(row.old),
+            new=decode_value(row.new),
+            changed_by=row.changed_by,
+            changed_at=row.changed_at,
+        )
+        for row in rows
+    ]
+
+
+def _failed_runs(session: Session, ids: list[str], until: datetime) -> list[FailedRun]:
+    """Per tenant, the failed runs before ``until`` that came after its last good run."""
+    run = CheckRunTable
+    last_good = (
+        sa_select(col(run.tenant_id).label("tenant_id"), func.max(run.started_at).label("at"))
+        .where(
+            col(run.tenant_id).in_(ids),
+            col(run.outcome) != Outcome.ERROR.value,
+            col(run.started_at) < until,
+        )
+        .group_by(col(run.tenant_id))
+        .subquery()
+    )
+    errors = session.connection().execute(
+        sa_select(
+            col(run.tenant_id),
+            col(run.started_at),
+            col(run.error_kind),
+            col(run.error_message),
+        )
+        .outerjoin(last_good, last_good.c.tenant_id == col(run.tenant_id))
+        .where(
+            col(run.tenant_id).in_(ids),
+            col(run.outcome) == Outcome.ERROR.value,
+            col(run.started_at) < until,
+            or_(last_good.c.at.is_(None), col(run.started_at) > last_good.c.at),
+        )
+        .order_by(col(run.tenant_id), col(run.started_at), col(run.id))
+    )
+    return [
+        FailedRun(tenant_id, ensure_utc(started), kind, message)
+        for tenant_id, started, kind, message in errors
+    ]
+
+
+def _checked(session: Session, ids: list[str], until: datetime) -> set[str]:
+    run = CheckRunTable
+    return set(
+        session.exec(
+            select(run.tenant_id)
+            .where(col(run.tenant_id).in_(ids), col(run.started_at) < until)
+            .distinct()
+        )
+    )
