@@ -26,7 +26,7 @@ from monitor.connectwise.normalize import normalize
 from monitor.core.evaluate import diff, evaluate
 from monitor.jobs.check import check_tenant
 from monitor.jobs.runtime import Runtime
-from monitor.store.checks import latest_snapshot, record_check, stored_tenant
+from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 
 TENANTS = 200
 TARGET_MS = 5.0
@@ -86,7 +86,7 @@ async def stages(rt: Runtime, tenants: list[Any]) -> None:
         t2 = time.process_time()
         with rt.db.session() as session:
             # as jobs.check._record does: read the tenant once, decode the last snapshot only when
-            # the hash moved, and hand what was read to record_check
+            # the hash moved, and hand what was read to record_run
             stored = stored_tenant(session, tenant.id)
             unchanged = stored.content_hash == snapshot.content_hash
             previous = None if unchanged else latest_snapshot(session, tenant.id)
@@ -94,7 +94,7 @@ async def stages(rt: Runtime, tenants: list[Any]) -> None:
             findings = evaluate(rt.baseline, snapshot, tenant.options, tenant.waivers, now)
             changes = [] if unchanged else diff(previous, snapshot)
             t4 = time.process_time()
-            record_check(
+            record_run(
                 session,
                 tenant_id=tenant.id,
                 tenant_name=tenant.name,

@@ -92,15 +92,15 @@ def plan_fleet(
 
 def real_snapshot(workdir: Path) -> Snapshot:
     """One real check of the demo's acme tenant through the simulator: a realistic snapshot."""
+    from monitor.data import bundled_file
     from monitor.jobs.check import check_tenant
     from monitor.jobs.runtime import Runtime
-    from monitor.resources import bundled_config_dir
     from monitor.settings import load_config
     from monitor.simulator.scenario import load_scenario
     from monitor.simulator.server import running_simulator
-    from monitor.store.checks import latest_snapshot
+    from monitor.store.runs import latest_snapshot
 
-    scenario = load_scenario(bundled_config_dir() / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     with running_simulator(scenario) as sim:
         config = workdir / "bench-snapshot.yaml"
         config.write_text(

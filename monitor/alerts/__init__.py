@@ -1,9 +1,12 @@
-"""Alerting: plan (pure lifecycle, routing, messages), persist (outbox), deliver (senders).
+"""Alerting: plan (pure lifecycle, routing, messages) and deliver (thin senders).
 
 lifecycle.plan_alerts(...)        previous states + one check -> new states + one group
 routing.route_group(...)          a group -> one sub-group per channel
+notify.notifications(plan, ...)   a plan -> the states with channels, one message per channel
 messages.build_slack/build_email  a group -> a JSON payload
-outbox.enqueue_for_check(...)     all of the above, written in the caller's transaction
-dispatch.dispatch_pending(...)    claim due outbox rows, send, record the outcome
 channels.CHANNEL_TYPES            the notifier registry (slack, email)
+slack, email                      senders: transmit a built payload, classify failures
+
+The states and the outbox are stored by ``monitor.store.outbox``; ``monitor.jobs`` queues
+messages in the check's transaction and dispatches them.
 """

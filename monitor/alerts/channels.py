@@ -31,7 +31,7 @@ def channel_configs(policy: NotifyConfig) -> dict[str, tuple[str, Any]]:
 
 
 def build_channels(policy: NotifyConfig) -> dict[str, Sender]:
-    """One sender per configured channel, for :func:`monitor.alerts.dispatch.dispatch_pending`."""
+    """One sender per configured channel, for :func:`monitor.jobs.deliver.dispatch_pending`."""
     return {
         name: CHANNEL_TYPES[kind].make_sender(config)
         for name, (kind, config) in channel_configs(policy).items()

@@ -16,10 +16,10 @@ from email.utils import format_datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
-from monitor.resources import templates_dir
+from monitor.data import template_environment
 
 SLACK_MAX_BLOCKS = 50  # Block Kit limit per message
 SLACK_MAX_SECTION = 3000  # characters per section text
@@ -151,14 +151,7 @@ def _clip(text: str, limit: int) -> str:
 
 @cache
 def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(templates_dir()),
-        autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_environment()
 
 
 def thread_id(tenant_id: str, domain: str) -> str:

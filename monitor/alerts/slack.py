@@ -11,14 +11,13 @@ https://api.slack.com/methods/chat.postMessage#errors; 429 carries Retry-After
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.webhook import WebhookClient
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from monitor.alerts.config import SlackChannel
 from monitor.alerts.messages import build_slack
@@ -72,37 +71,44 @@ class SlackSender:
         return f"SlackSender({self.name!r})"
 
     async def send(self, payload: Mapping[str, Any]) -> None:
-        # slack-sdk's sync clients use urllib; a worker thread keeps the event loop free.
-        await asyncio.to_thread(self._send, dict(payload))
-
-    def _send(self, payload: dict[str, Any]) -> None:
-        if self._config.webhook_url is not None:
-            self._send_webhook(self._config.webhook_url.get_secret_value(), payload)
-        else:
-            self._post_message(payload)
-
-    def _send_webhook(self, url: str, payload: dict[str, Any]) -> None:
-        client = WebhookClient(url, timeout=TIMEOUT_SECONDS, logger=_sdk_log, retry_handlers=[])
         try:
-            response = client.send_dict(payload)
-        except OSError as exc:  # urllib's URLError, refused, reset, timeout
+            if self._config.webhook_url is not None:
+                await self._send_webhook(self._config.webhook_url.get_secret_value(), dict(payload))
+            else:
+                await self._post_message(dict(payload))
+        except (SlackApiError, SlackRequestError, DeliveryError):
+            raise
+        except (OSError, TimeoutError) as exc:  # refused, reset, DNS, timed out
             raise self._unreachable(exc) from None
+        except Exception as exc:
+            # slack-sdk's async clients run on aiohttp, whose transport errors (a server that
+            # hung up, a broken payload stream) are not all OSErrors; cwdrift imports aiohttp
+            # only at its ConnectWise seam, so they are recognised by their module here.
+            if type(exc).__module__.partition(".")[0] == "aiohttp":
+                raise self._unreachable(exc) from None
+            raise
+
+    async def _send_webhook(self, url: str, payload: dict[str, Any]) -> None:
+        client = AsyncWebhookClient(
+            url, timeout=TIMEOUT_SECONDS, logger=_sdk_log, retry_handlers=[]
+        )
+        response = await client.send_dict(payload)
         if response.status_code == 200:
             return
         body = (response.body or "").strip()
         raise self._classify(response.status_code, body, response.headers)
 
-    def _post_message(self, payload: dict[str, Any]) -> None:
+    async def _post_message(self, payload: dict[str, Any]) -> None:
         assert self._config.bot_token is not None  # the config validator guarantees it
-        client = WebClient(
+        client = AsyncWebClient(
             token=self._config.bot_token.get_secret_value(),
-            base_url=self._config.base_url or WebClient.BASE_URL,
+            base_url=self._config.base_url or AsyncWebClient.BASE_URL,
             timeout=TIMEOUT_SECONDS,
             logger=_sdk_log,
             retry_handlers=[],
         )
         try:
-            client.chat_postMessage(
+            await client.chat_postMessage(
                 channel=self._config.channel or "",
                 text=payload["text"],
                 blocks=payload.get("blocks"),
@@ -120,8 +126,6 @@ class SlackSender:
                 permanent=True,
                 fix="check base_url in the channel's config",
             ) from None
-        except OSError as exc:
-            raise self._unreachable(exc) from None
 
     def _classify(self, status: int, error: str, headers: Mapping[str, Any]) -> DeliveryError:
         """Slack's answer -> permanent or transient; ``error`` is Slack's short code, no secret."""
@@ -152,7 +156,7 @@ class SlackSender:
         )
 
     def _unreachable(self, exc: BaseException) -> DeliveryError:
-        # Only the exception's type: urllib messages can carry the URL, which is the secret.
+        # Only the exception's type: transport messages can carry the URL, which is the secret.
         return DeliveryError(
             f"slack channel {self.name!r}: cannot reach Slack ({type(exc).__name__})",
             permanent=False,

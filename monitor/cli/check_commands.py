@@ -118,6 +118,7 @@ def config_validate() -> None:
         f"{loaded.path}: OK ({len(loaded.config.tenants)} tenants, "
         f"baseline {baseline.source} with {len(baseline.rules)} rules)",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -132,4 +133,6 @@ def baseline_validate(
     Example: cwdrift baseline validate config/baseline.yaml
     """
     baseline = load_baseline(file)
-    render.out.print(f"{baseline.source}: OK ({len(baseline.rules)} rules)", markup=False)
+    render.out.print(
+        f"{baseline.source}: OK ({len(baseline.rules)} rules)", markup=False, soft_wrap=True
+    )

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.rule import Rule
 
 from monitor.cli import render
+from monitor.data import bundled_file
 from monitor.errors import CwdriftError
-from monitor.resources import bundled_config_dir
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi, serve_forever
 from monitor.simulator.slack import SlackSink, create_slack_app
@@ -35,16 +35,21 @@ RunCommand = Callable[[Sequence[str]], int]
 
 @commands.command()
 def simulate(
-    scenario: Annotated[Path, typer.Option(help="Scenario YAML (see config/scenarios/).")],
+    scenario: Annotated[
+        str,
+        typer.Option(help="A scenario YAML file, or the name of a bundled one (demo, edge-cases)."),
+    ],
     port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 8900,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
     """Serve the ConnectWise Manage API simulator until interrupted.
 
-    Example: cwdrift simulate --scenario config/scenarios/demo.yaml --port 8900
+    Example: cwdrift simulate --scenario demo --port 8900
     """
-
-    state_ = SimulatorState(load_scenario(scenario))
+    path = Path(scenario)
+    if not path.exists() and "/" not in scenario and not scenario.endswith(".yaml"):
+        path = bundled_file(f"scenarios/{scenario}.yaml")
+    state_ = SimulatorState(load_scenario(path))
     render.out.print(f"ConnectWise simulator on http://{host}:{port} (Ctrl-C to stop)")
     serve_forever(state_, host=host, port=port)
 
@@ -69,13 +74,12 @@ def demo(
 
 
 def run_demo(workdir: Path, run: RunCommand) -> None:
-    config_dir = bundled_config_dir()
-    scenario = load_scenario(config_dir / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob("cwdrift.db*"):
         stale.unlink()  # every demo starts from an empty history
     config_file = workdir / "cwdrift.yaml"
-    shutil.copyfile(config_dir / "demo.yaml", config_file)
+    shutil.copyfile(bundled_file("demo.yaml"), config_file)
     sink = SlackSink()
 
     with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack_url:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions
-from monitor.core.rules import KINDS, Check
+from monitor.core.rules import KINDS, Requirement
+from monitor.data import bundled_file
 from monitor.errors import ConfigError
 
 # An id reads as an assertion: lowercase words joined by hyphens, at least two of them.
@@ -36,7 +36,7 @@ _COMMON = ("id", "kind", "label", "severity", "rationale", "remediation", "appli
 
 @dataclass(frozen=True)
 class Rule:
-    """One requirement. ``check`` holds the kind's parameters and evaluates them."""
+    """One baseline rule: its metadata, and the ``requirement`` (the kind's parameters) it tests."""
 
     id: str
     kind: str
@@ -44,7 +44,7 @@ class Rule:
     severity: Severity
     rationale: str
     remediation: str
-    check: Check
+    requirement: Requirement
     applies_if: str | None = None  # a boolean TenantOptions field; the rule is skipped when False
     line: int = 0  # where the rule starts in its file, for messages
 
@@ -119,14 +119,10 @@ class _RuleMeta(BaseModel):
         return value
 
 
-BUNDLED = "data/baseline.yaml"  # monitor/data/baseline.yaml -> ../../config/baseline.yaml
-
-
 def load_baseline(path: Path | None = None) -> Baseline:
     """Load and validate a baseline file; ``None`` loads the bundled Mobius baseline."""
     if path is None:
-        with as_file(files("monitor").joinpath(BUNDLED)) as bundled:
-            return load_baseline(Path(bundled))
+        path = bundled_file("baseline.yaml")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -210,7 +206,7 @@ def _parse_rule(raw: object, index: int, source: Path, list_line: int) -> Rule:
     except ValidationError as exc:
         raise _config_error(exc, raw, source, index) from exc
     try:
-        check = KINDS[meta.kind].model_validate(params)
+        requirement = KINDS[meta.kind].model_validate(params)
     except ValidationError as exc:
         raise _config_error(exc, raw, source, index, kind=meta.kind) from exc
     return Rule(
@@ -220,7 +216,7 @@ def _parse_rule(raw: object, index: int, source: Path, list_line: int) -> Rule:
         severity=meta.severity,
         rationale=meta.rationale,
         remediation=meta.remediation,
-        check=check,
+        requirement=requirement,
         applies_if=meta.applies_if,
         line=raw.line,
     )

@@ -49,7 +49,7 @@ def evaluate(
         snapshot=snapshot,
         options=options,
         admin=AdminVerdict.of(snapshot),
-        checks=[rule.check for rule in baseline.rules],
+        requirements=[rule.requirement for rule in baseline.rules],
     )
     findings = []
     for rule in baseline.rules:
@@ -65,7 +65,7 @@ def summarize(findings: Sequence[Finding]) -> Summary:
 
 
 def _finding(rule: Rule, ctx: Context) -> Finding:
-    outcome = rule.check.evaluate(ctx)
+    outcome = rule.requirement.evaluate(ctx)
     return Finding(
         rule_id=rule.id,
         label=rule.label,

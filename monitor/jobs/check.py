@@ -27,8 +27,8 @@ from monitor.errors import ConnectWiseError, CwdriftError
 from monitor.jobs.runtime import Runtime
 from monitor.settings import TenantConfig
 from monitor.store.alert_tables import OutboxMessage
-from monitor.store.checks import latest_snapshot, record_check, stored_tenant
 from monitor.store.outbox import load_states, queue_messages, write_states
+from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 from monitor.store.silences import active_silences
 from monitor.store.waivers import effective_waivers
 
@@ -122,7 +122,7 @@ def _record(
             # Most checks find nothing changed: compare hashes before decoding the last snapshot.
             if stored.content_hash != snapshot.content_hash:
                 changes = diff(latest_snapshot(session, tenant.id), snapshot)
-        record = record_check(
+        record = record_run(
             session,
             tenant_id=tenant.id,
             tenant_name=tenant.name,

@@ -1,7 +1,10 @@
-"""The weekly compliance report: pure builders over the store, and renderers.
+"""The weekly compliance report: a pure builder over what the store read, and renderers.
 
-build.build_weekly(session, since=, until=, tenants=, now=) -> WeeklyReport   (model.py)
+inputs.ReportInputs                            what ``store.report_reads`` reads for a period
+build.build_weekly(inputs, since=, until=, ...) -> WeeklyReport                    (model.py)
 render.render(report, "html" | "text" | "json" | "csv" | "pdf")
-messages.build_report_slack / build_report_email                          (plain payloads)
-send.send_weekly(runtime, now)                                            (the daemon's job)
+messages.build_report_slack / build_report_email                         (plain payloads)
+period                                         ISO weeks in the report's timezone; when due
+
+Sending it is a use case: ``monitor.jobs.report``.
 """

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
+from monitor.data import template_environment
 from monitor.reports.model import WeeklyReport, format_duration, format_time
-from monitor.resources import templates_dir
 
 Format = Literal["html", "text", "json", "csv", "pdf"]
 FORMATS: tuple[Format, ...] = ("html", "text", "json", "csv", "pdf")
@@ -87,14 +87,7 @@ def _duration(value: timedelta | None) -> str:
 
 @cache
 def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(templates_dir()),
-        autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment()
     env.filters.update(
         when=_when,
         duration=_duration,

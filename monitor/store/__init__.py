@@ -1,7 +1,7 @@
 """The store: every table and every query, and the Alembic migrations of the whole schema.
 
     database.Database        engine, session(), migrate(), current_revision(), ping()
-    checks.record_check      one check run of one tenant, in the caller's transaction
+    runs.record_run          one check run of one tenant, in the caller's transaction
     history                  changes, snapshot_at, findings_at, open findings, summaries
     outbox, silences, waivers, report_reads, daemon_tables, cluster_tables
                              the queries of alerting, reports, the daemon and cluster mode

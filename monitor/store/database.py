@@ -34,7 +34,7 @@ from monitor.errors import CwdriftError, StoreError
 if TYPE_CHECKING:
     from monitor.core.findings import Change, Finding
     from monitor.core.snapshot import CredentialMode, Snapshot
-    from monitor.store.checks import CheckRecord
+    from monitor.store.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class Database:
         """Close pooled connections (tests, and before a process forks)."""
         self.engine.dispose()
 
-    def record_check(
+    def record_run(
         self,
         *,
         tenant_id: str,
@@ -153,12 +153,12 @@ class Database:
         findings: Sequence[Finding] | None,
         error: CwdriftError | None,
         credential_mode: CredentialMode | None = None,
-    ) -> CheckRecord:
-        """:func:`monitor.store.checks.record_check` in its own committed transaction."""
-        from monitor.store.checks import record_check
+    ) -> RunRecord:
+        """:func:`monitor.store.runs.record_run` in its own committed transaction."""
+        from monitor.store.runs import record_run
 
         with self.session() as session:
-            return record_check(
+            return record_run(
                 session,
                 tenant_id=tenant_id,
                 tenant_name=tenant_name,

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
 from monitor.core.snapshot import Snapshot, Value
-from monitor.store.checks import Outcome
 from monitor.store.codec import decode_keys, decode_snapshot, decode_value
+from monitor.store.runs import Outcome
 from monitor.store.tables import (
     CheckRunTable,
     FindingStateTable,

@@ -23,8 +23,8 @@ from monitor.reports.inputs import (
     Transition,
     WaiverInput,
 )
-from monitor.store.checks import Outcome
 from monitor.store.codec import decode_keys, decode_value
+from monitor.store.runs import Outcome
 from monitor.store.silences import list_silences
 from monitor.store.tables import (
     CheckRunTable,

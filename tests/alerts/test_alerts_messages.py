@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alert_builders import ACME, EXPENSE_RULE, T0, hours
 
 from monitor.alerts.messages import (
@@ -12,7 +14,9 @@ from monitor.alerts.messages import (
 )
 from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
 from monitor.core.findings import Severity
-from monitor.resources import templates_dir
+from monitor.data import template_environment
+
+REPO = Path(__file__).resolve().parents[2]
 
 NEW_EVENT = AlertEvent(
     kind=EventKind.NEW,
@@ -177,4 +181,8 @@ def test_email_text_body_exactly() -> None:
 
 
 def test_templates_are_found_from_the_repository() -> None:
-    assert (templates_dir() / "email" / "alert.html.j2").is_file()
+    source, filename, _ = template_environment().loader.get_source(  # type: ignore[union-attr]
+        template_environment(), "email/alert.html.j2"
+    )
+    assert filename == str(REPO / "templates" / "email" / "alert.html.j2")
+    assert "<html" in source.lower()

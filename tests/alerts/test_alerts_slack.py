@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -134,6 +135,30 @@ async def test_unreachable_slack_is_transient_without_leaking_the_url(
     (row,) = outbox(db)
     assert row.status == "pending"
     assert "cannot reach Slack" in (row.last_error or "")
+    assert "hunter2" not in (row.last_error or "") + caplog.text
+
+
+async def test_a_slack_server_that_hangs_up_is_transient_without_leaking_the_url(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp (under slack-sdk's async client) raises non-OSError types for this."""
+    caplog.set_level(logging.DEBUG)
+
+    async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/services/T0/B0/hunter2secret"
+    config = policy(slack=[{"name": "ops", "webhook_url": url}])
+    enqueue(db, config)
+    async with server:
+        report = await dispatch_pending(db, build_channels(config), T0, clock=lambda: LATER)
+
+    assert report.retrying == 1
+    (row,) = outbox(db)
+    assert row.status == "pending"
+    assert "cannot reach Slack (ServerDisconnectedError)" in (row.last_error or "")
     assert "hunter2" not in (row.last_error or "") + caplog.text
 
 

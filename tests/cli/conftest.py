@@ -10,7 +10,7 @@ import pytest
 from cli_env import Env
 from typer.testing import CliRunner
 
-from monitor.resources import bundled_config_dir
+from monitor.data import bundled_file
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi
 from monitor.simulator.slack import SlackSink, create_slack_app
@@ -19,10 +19,10 @@ from monitor.simulator.slack import SlackSink, create_slack_app
 @pytest.fixture
 def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     """The bundled demo scenario and demo config, on fresh loopback ports and a fresh database."""
-    scenario = load_scenario(bundled_config_dir() / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     sink = SlackSink()
     config = tmp_path / "cwdrift.yaml"
-    shutil.copyfile(bundled_config_dir() / "demo.yaml", config)
+    shutil.copyfile(bundled_file("demo.yaml"), config)
     with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack_url:
         monkeypatch.setenv("CWDRIFT_SIM_URL", sim.url)
         monkeypatch.setenv("CWDRIFT_DEMO_SLACK_URL", f"{slack_url}/services/T0/B0/test")

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from monitor.cli.app import app
 from monitor.core.baseline import load_baseline
+from monitor.data import bundled_file
 from monitor.errors import ConfigError
-from monitor.resources import bundled_config_dir
 from monitor.settings import load_config
 from monitor.simulator.scenario import load_scenario
 
@@ -163,8 +163,9 @@ def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> Non
     assert "Example:" in result.stdout, f"cwdrift {' '.join(command)} --help lacks an example"
 
 
-def test_bundled_config_dir_is_the_repo_config() -> None:
-    assert bundled_config_dir() == REPO / "config"
+def test_a_checkout_reads_the_bundled_files_from_the_repository_folders() -> None:
+    # The editable install maps monitor.data.config onto config/: edits there take effect.
+    assert bundled_file("baseline.yaml") == REPO / "config" / "baseline.yaml"
 
 
 def test_a_waiver_for_an_unknown_rule_is_refused_naming_where(tmp_path: Path) -> None:

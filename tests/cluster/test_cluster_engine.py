@@ -65,7 +65,7 @@ class Checks:
     def _record(self, tenant_id: str) -> None:
         assert self.db is not None
         now = utcnow()
-        self.db.record_check(
+        self.db.record_run(
             tenant_id=tenant_id,
             tenant_name=tenant_id,
             started_at=now,

@@ -9,26 +9,24 @@ from core_snapshots import VENDOR_CUSTOMIZE, VENDOR_PERMISSIONS, bundled
 
 from monitor.core.baseline import load_baseline, parse_baseline
 from monitor.core.findings import Severity
-from monitor.core.rules.customize import CustomizeCheck
-from monitor.core.rules.permission import PermissionCheck
+from monitor.core.rules.customize import CustomizeRequirement
+from monitor.core.rules.permission import PermissionRequirement
 from monitor.core.snapshot import customize_key, permission_key
 from monitor.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bundled_baseline_is_the_config_file_through_the_package_symlink() -> None:
-    link = REPO / "monitor" / "data" / "baseline.yaml"
-
-    assert link.is_symlink()
-    assert not Path(link.readlink()).is_absolute()
-    assert link.resolve() == (REPO / "config" / "baseline.yaml").resolve()
+def test_bundled_baseline_is_the_repository_config_file() -> None:
+    assert bundled().source == REPO / "config" / "baseline.yaml"
     assert bundled().version == 1
     assert bundled().ids == load_baseline(REPO / "config" / "baseline.yaml").ids
 
 
 def test_bundled_baseline_has_one_all_rule_per_vendor_permission_row() -> None:
-    permissions = [r.check for r in bundled() if isinstance(r.check, PermissionCheck)]
+    permissions = [
+        r.requirement for r in bundled() if isinstance(r.requirement, PermissionRequirement)
+    ]
     by_key = {check.key: check.level for check in permissions}
 
     assert sorted(by_key) == sorted(permission_key(*row) for row in VENDOR_PERMISSIONS)
@@ -37,7 +35,7 @@ def test_bundled_baseline_has_one_all_rule_per_vendor_permission_row() -> None:
 
 
 def test_bundled_baseline_has_the_vendor_customize_rows() -> None:
-    keys = {r.check.key for r in bundled() if isinstance(r.check, CustomizeCheck)}
+    keys = {r.requirement.key for r in bundled() if isinstance(r.requirement, CustomizeRequirement)}
 
     assert keys == {customize_key(*row) for row in VENDOR_CUSTOMIZE}
 

@@ -10,8 +10,8 @@ from core_snapshots import VENDOR_PERMISSIONS, SnapshotBuilder, bundled, finding
 from monitor.core.baseline import parse_baseline
 from monitor.core.findings import Severity, Status
 from monitor.core.options import TenantOptions
-from monitor.core.rules.customize import CustomizeCheck
-from monitor.core.rules.permission import PermissionCheck
+from monitor.core.rules.customize import CustomizeRequirement
+from monitor.core.rules.permission import PermissionRequirement
 from monitor.core.snapshot import Value, permission_key
 
 ROLE = "api-member-has-custom-security-role"
@@ -25,7 +25,11 @@ NO_GRANTS: dict[str, Value] = {
 
 
 def _granted_rules() -> list[str]:
-    return [r.id for r in bundled() if isinstance(r.check, PermissionCheck | CustomizeCheck)]
+    return [
+        r.id
+        for r in bundled()
+        if isinstance(r.requirement, PermissionRequirement | CustomizeRequirement)
+    ]
 
 
 def test_admin_role_satisfies_every_permission_and_customize_rule() -> None:

@@ -37,7 +37,7 @@ class StoreJobs:
         db = Database(loaded.config.database)
         try:
             await asyncio.to_thread(
-                db.record_check,
+                db.record_run,
                 tenant_id=tenant.id,
                 tenant_name=tenant.name,
                 started_at=started_at,

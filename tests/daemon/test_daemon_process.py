@@ -18,8 +18,8 @@ from daemon_waits import until_sync
 from sqlmodel import select
 
 from monitor.clock import utcnow
+from monitor.data import bundled_file
 from monitor.errors import StoreError
-from monitor.resources import bundled_config_dir
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi
 from monitor.simulator.slack import SlackSink, create_slack_app
@@ -100,8 +100,7 @@ def test_python_m_monitor_daemon_checks_every_tenant_and_sends_alerts_on_exit(tm
 
     Dispatch runs hourly here, so the Slack messages can only come from the final dispatch.
     """
-    config_dir = bundled_config_dir()
-    data = yaml.safe_load((config_dir / "demo.yaml").read_text())
+    data = yaml.safe_load(bundled_file("demo.yaml").read_text())
     data["database"] = f"sqlite:///{tmp_path}/cwdrift.db"
     data["daemon"] = {"schedule": {"every": "1h", "jitter": "0s"}, "dispatch_every": "1h"}
     config = tmp_path / "cwdrift.yaml"
@@ -118,7 +117,7 @@ def test_python_m_monitor_daemon_checks_every_tenant_and_sends_alerts_on_exit(tm
         except StoreError:  # the daemon has not created the schema yet
             return set()
 
-    scenario = load_scenario(config_dir / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack_url:
         env = dict(
             os.environ,

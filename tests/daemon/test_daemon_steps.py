@@ -62,7 +62,7 @@ async def daemons():
 def seed_last_check(url: str, tenant_id: str, at: datetime) -> None:
     db = Database(url)
     db.migrate()
-    db.record_check(
+    db.record_run(
         tenant_id=tenant_id,
         tenant_name=f"Tenant {tenant_id}",
         started_at=at,
@@ -329,7 +329,7 @@ def test_daemon_status_liveness(migrated, now, beat_age, stopped, alive):
 
 def test_last_check_times_takes_each_tenants_latest_start(migrated, now):
     for tenant_id, minutes in [("a", 90), ("a", 10), ("b", 30)]:
-        migrated.record_check(
+        migrated.record_run(
             tenant_id=tenant_id,
             tenant_name=tenant_id,
             started_at=now - timedelta(minutes=minutes),

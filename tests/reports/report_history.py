@@ -24,11 +24,11 @@ from pathlib import Path
 from freezegun import freeze_time
 
 from monitor.core.findings import Severity, Status
+from monitor.data import bundled_file
 from monitor.jobs.check import TenantResult, check_many
 from monitor.jobs.report import weekly_report
 from monitor.jobs.runtime import Runtime
 from monitor.reports.model import WeeklyReport
-from monitor.resources import bundled_config_dir
 from monitor.settings import LoadedConfig, load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator
@@ -114,7 +114,7 @@ async def _checked_and_closed(rt: Runtime) -> list[TenantResult]:
 
 
 def build_history(workdir: Path, database: str) -> History:
-    scenario = load_scenario(bundled_config_dir() / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     with running_simulator(scenario) as sim:
         config_file = write_config(workdir / "cwdrift.yaml", database, sim.url)
         loaded = load_config(config_file)

@@ -21,12 +21,12 @@ from monitor.core.baseline import load_baseline
 from monitor.core.evaluate import evaluate
 from monitor.core.findings import Status
 from monitor.core.options import Waiver
+from monitor.data import bundled_file
 from monitor.errors import ConfigError
 from monitor.jobs.check import TenantResult, check_many
 from monitor.jobs.deliver import dispatch
 from monitor.jobs.report import weekly_report
 from monitor.jobs.runtime import Runtime
-from monitor.resources import bundled_config_dir
 from monitor.settings import load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi
@@ -215,7 +215,7 @@ def _finding(result: TenantResult) -> tuple[Status, str | None, str]:
 
 
 def test_pinned_value_changed_value_and_expiry_through_real_checks(tmp_path: Path) -> None:
-    scenario = load_scenario(bundled_config_dir() / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     sink = SlackSink()
     with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack:
         config = tmp_path / "cwdrift.yaml"
@@ -282,7 +282,7 @@ def test_pinned_value_changed_value_and_expiry_through_real_checks(tmp_path: Pat
 
 def test_database_waiver_is_honoured_by_the_engine_on_a_stored_snapshot(tmp_path: Path) -> None:
     """`cwdrift waive` rows reach evaluate through effective_waivers, exactly like config ones."""
-    scenario = load_scenario(bundled_config_dir() / "scenarios" / "demo.yaml")
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     with running_simulator(scenario) as sim, serve_asgi(create_slack_app(SlackSink())) as slack:
         config = tmp_path / "cwdrift.yaml"
         text_ = CONFIG.format(db=tmp_path / "w.db", site=sim.url, slack=slack)

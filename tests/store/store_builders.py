@@ -8,8 +8,8 @@ from monitor.core.evaluate import diff
 from monitor.core.findings import Finding, Severity, Status
 from monitor.core.snapshot import CredentialMode, Setting, Snapshot, Value
 from monitor.errors import ConnectionFailed
-from monitor.store.checks import CheckRecord, latest_snapshot, record_check
 from monitor.store.database import Database
+from monitor.store.runs import RunRecord, latest_snapshot, record_run
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 TENANT = "acme"
@@ -93,11 +93,11 @@ def check(
     *,
     name: str = "Acme",
     tenant: str = TENANT,
-) -> CheckRecord:
+) -> RunRecord:
     """Record one check the way jobs do: diff against the latest snapshot, one transaction."""
     with db.session() as session:
         changes = diff(latest_snapshot(session, tenant), snap) if snap else []
-        return record_check(
+        return record_run(
             session,
             tenant_id=tenant,
             tenant_name=name,

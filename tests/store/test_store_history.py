@@ -10,7 +10,6 @@ from store_builders import BASE, TENANT, at, changed, check, finding, snapshot
 
 from monitor.core.findings import Severity, Status
 from monitor.core.snapshot import Snapshot, Value
-from monitor.store.checks import Outcome
 from monitor.store.database import Database
 from monitor.store.history import (
     changes,
@@ -22,6 +21,7 @@ from monitor.store.history import (
     tenant_summaries,
     timeline,
 )
+from monitor.store.runs import Outcome
 from monitor.store.tables import CheckRunTable, FindingTransitionTable, SettingChangeTable
 
 FLAG = "accounting.transferExpensesAsBillFlag"

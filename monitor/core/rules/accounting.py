@@ -9,10 +9,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import Check, Context, Outcome, human
+from monitor.core.rules.base import Context, Outcome, Requirement, human
 
 
-class AccountingSettingCheck(Check):
+class AccountingSettingRequirement(Requirement):
     kind = "accounting_setting"
 
     field: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", description="API field, or 'package'")

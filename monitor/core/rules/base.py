@@ -1,4 +1,4 @@
-"""What every rule kind shares: the check's parameters, the evaluation context and its outcome.
+"""What every rule kind shares: its requirement (parameters), the evaluation context, the outcome.
 
 A rule kind is a pydantic model (its parameters, validated when the baseline loads) with an
 ``evaluate(ctx)`` method that reads only the snapshot in ``ctx``: no I/O, no clock.
@@ -37,7 +37,7 @@ def human(value: Value) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A check's verdict before the engine adds the rule's metadata and applies waivers.
+    """A requirement's verdict before the engine adds the rule's metadata and applies waivers.
 
     ``severity`` overrides the rule's severity for this outcome only (the Admin-role
     least-privilege finding is a warning even though the role rule is ``high``).
@@ -90,12 +90,12 @@ class AdminVerdict:
 
 @dataclass(frozen=True)
 class Context:
-    """Everything a check may read. ``checks`` are all the baseline's checks, in order."""
+    """Everything a requirement may read. ``requirements`` are the baseline's, in order."""
 
     snapshot: Snapshot
     options: TenantOptions
     admin: AdminVerdict
-    checks: Sequence[Check]
+    requirements: Sequence[Requirement]
 
     def unknown_reason(self, keys: Sequence[str]) -> str | None:
         """Why the first unreadable key could not be read, or None if all sections were read."""
@@ -109,7 +109,7 @@ class Context:
         return Outcome(Status.UNKNOWN, expected, None, tuple(keys), note=f"not readable: {reason}")
 
 
-class Check(BaseModel):
+class Requirement(BaseModel):
     """Base of every rule kind's parameters. Subclasses set ``kind`` and implement ``evaluate``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -8,7 +8,7 @@ ConnectWise's API exposes COGS segment captions only (GLCaption has ``cogs1..cog
 from __future__ import annotations
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import Check, Context, Outcome
+from monitor.core.rules.base import Context, Outcome, Requirement
 from monitor.core.rules.segments import judge_segments, segments_in_use
 
 EXPECTED = "Account"
@@ -18,7 +18,7 @@ NOT_EXPOSED = (
 )
 
 
-class CogsSegmentsCheck(Check):
+class CogsSegmentsRequirement(Requirement):
     kind = "cogs_segments"
 
     def evaluate(self, ctx: Context) -> Outcome:

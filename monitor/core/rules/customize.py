@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import NOT_SET, Check, Context, Outcome
+from monitor.core.rules.base import NOT_SET, Context, Outcome, Requirement
 from monitor.core.snapshot import customize_key
 
 ALLOWED = "allowed"
 
 
-class CustomizeCheck(Check):
+class CustomizeRequirement(Requirement):
     kind = "customize"
 
     category: str = Field(min_length=1, description="Setup table category, e.g. 'Invoicing'")

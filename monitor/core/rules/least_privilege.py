@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import LEVELS, Check, Context, Outcome, level_rank
-from monitor.core.rules.permission import PermissionCheck
+from monitor.core.rules.base import LEVELS, Context, Outcome, Requirement, level_rank
+from monitor.core.rules.permission import PermissionRequirement
 
 EXPECTED = "nothing beyond the baseline"
 MAX_LISTED = 15  # functions named in ``actual``; the rest are counted
 
 
-class LeastPrivilegeCheck(Check):
+class LeastPrivilegeRequirement(Requirement):
     kind = "least_privilege"
 
     def evaluate(self, ctx: Context) -> Outcome:
@@ -24,9 +24,11 @@ class LeastPrivilegeCheck(Check):
         if reason is not None:
             return ctx.unknown(EXPECTED, (), reason)
         required: dict[str, int] = {}
-        for check in ctx.checks:
-            if isinstance(check, PermissionCheck):
-                required[check.key] = max(required.get(check.key, 0), level_rank(check.level))
+        for requirement in ctx.requirements:
+            if isinstance(requirement, PermissionRequirement):
+                required[requirement.key] = max(
+                    required.get(requirement.key, 0), level_rank(requirement.level)
+                )
         extra: dict[str, list[str]] = defaultdict(list)  # "module.function" -> ["add=All", ...]
         keys = []
         for key, setting in ctx.snapshot.settings.items():

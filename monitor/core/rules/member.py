@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import Check, Context, Outcome
+from monitor.core.rules.base import Context, Outcome, Requirement
 
 EXPECTED = "exists and active"
 KEYS = ("member.found", "member.inactive")
 
 
-class MemberActiveCheck(Check):
+class MemberActiveRequirement(Requirement):
     kind = "member_active"
 
     def evaluate(self, ctx: Context) -> Outcome:

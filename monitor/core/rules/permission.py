@@ -7,14 +7,14 @@ from typing import Literal
 from pydantic import Field
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import LEVELS, NOT_SET, Check, Context, Outcome, level_rank
+from monitor.core.rules.base import LEVELS, NOT_SET, Context, Outcome, Requirement, level_rank
 from monitor.core.snapshot import permission_key
 
 Operation = Literal["add", "edit", "delete", "inquire"]
 Level = Literal["None", "My", "All"]
 
 
-class PermissionCheck(Check):
+class PermissionRequirement(Requirement):
     kind = "permission"
 
     module: str = Field(min_length=1, description="Module as shown in the UI, e.g. 'Finance'")

@@ -8,13 +8,13 @@ least-privilege ``warning``. ``TenantOptions.expected_role`` pins the exact role
 from __future__ import annotations
 
 from monitor.core.findings import Severity, Status
-from monitor.core.rules.base import NOT_SET, Check, Context, Outcome
+from monitor.core.rules.base import NOT_SET, Context, Outcome, Requirement
 
 CUSTOM = "a custom security role (or Admin)"
 KEYS = ("member.role", "member.role_id", "role.name", "role.admin", "role.inactive")
 
 
-class MemberRoleCheck(Check):
+class MemberRoleRequirement(Requirement):
     kind = "member_role"
 
     def evaluate(self, ctx: Context) -> Outcome:

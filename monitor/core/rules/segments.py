@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import Check, Context, Outcome, human
+from monitor.core.rules.base import Context, Outcome, Requirement, human
 from monitor.core.snapshot import Snapshot
 
 SEGMENT_NUMBERS = range(1, 11)  # GLCaption has segment1..segment10 and cogs1..cogs10
@@ -64,7 +64,7 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class AccountSegmentsCheck(Check):
+class AccountSegmentsRequirement(Requirement):
     kind = "account_segments"
 
     def evaluate(self, ctx: Context) -> Outcome:

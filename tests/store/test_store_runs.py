@@ -1,4 +1,4 @@
-"""record_check: snapshots stored only on change, changes kept, finding states and transitions."""
+"""record_run: snapshots stored only on change, changes kept, finding states and transitions."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ from store_builders import (
 )
 
 from monitor.core.findings import Finding, Severity, Status
-from monitor.store.checks import (
+from monitor.store.database import Database
+from monitor.store.runs import (
     Outcome,
     StoredTenant,
     latest_snapshot,
     latest_snapshot_hash,
-    record_check,
+    record_run,
     stored_tenant,
 )
-from monitor.store.database import Database
 from monitor.store.tables import (
     CheckRunTable,
     FindingStateTable,
@@ -151,7 +151,7 @@ def test_outcome_is_drift_iff_a_finding_is_drift(
 
 def test_snapshot_and_error_together_are_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="exactly one"), db.session() as session:
-        record_check(
+        record_run(
             session,
             tenant_id=TENANT,
             tenant_name="Acme",
@@ -246,7 +246,7 @@ def test_failing_value_change_updates_state_without_a_transition(db: Database) -
 def test_record_check_joins_the_callers_transaction(db: Database) -> None:
     """Nothing is committed when the caller's transaction fails (e.g. enqueueing alerts)."""
     with pytest.raises(RuntimeError), db.session() as session:
-        record_check(
+        record_run(
             session,
             tenant_id=TENANT,
             tenant_name="Acme",
@@ -264,7 +264,7 @@ def test_record_check_joins_the_callers_transaction(db: Database) -> None:
 
 
 def test_database_record_check_commits(db: Database) -> None:
-    record = db.record_check(
+    record = db.record_run(
         tenant_id=TENANT,
         tenant_name="Acme",
         started_at=at(0),
@@ -315,10 +315,10 @@ def test_stored_tenant_knows_name_latest_snapshot_and_waivers(db: Database) -> N
 
 
 def test_giving_the_stored_tenant_records_what_reading_it_inside_would(db: Database) -> None:
-    """jobs read stored_tenant once and pass it on; record_check reads it when not given."""
+    """jobs read stored_tenant once and pass it on; record_run reads it when not given."""
     check(db, 0, snapshot(at(0), BASE), [finding("r", Status.FAIL)])
     with db.session() as session:
-        given = record_check(
+        given = record_run(
             session,
             tenant_id=TENANT,
             tenant_name="Acme",

@@ -1,6 +1,6 @@
 """Recording one check of one tenant: the run, the snapshot if new, its changes and findings.
 
-:func:`record_check` writes into the caller's session and does not commit, so the alert outbox
+:func:`record_run` writes into the caller's session and does not commit, so the alert outbox
 rows that a check causes commit (or roll back) together with the check itself. It issues a fixed
 number of statements per check whatever the number of settings or rules: inserts are batched,
 and a check that changed nothing reads the tenant once, inserts its run row and reads the
@@ -62,7 +62,7 @@ class FindingTransitionData:
 
 
 @dataclass(frozen=True)
-class CheckRecord:
+class RunRecord:
     run_id: int
     outcome: Outcome
     snapshot_stored: bool
@@ -177,7 +177,7 @@ def stored_tenant(session: Session, tenant_id: str) -> StoredTenant:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def record_check(
+def record_run(
     session: Session,
     *,
     tenant_id: str,
@@ -190,7 +190,7 @@ def record_check(
     error: CwdriftError | None,
     credential_mode: CredentialMode | None = None,
     stored: StoredTenant | None = None,
-) -> CheckRecord:
+) -> RunRecord:
     """Record one check in ``session`` (not committed). Exactly one of snapshot/error is given.
 
     ``findings=None`` with a snapshot means the check was not evaluated: finding states are left
@@ -199,7 +199,7 @@ def record_check(
     when not given).
     """
     if (snapshot is None) == (error is None):
-        raise ValueError("record_check needs exactly one of snapshot= (a good read) or error=")
+        raise ValueError("record_run needs exactly one of snapshot= (a good read) or error=")
     connection = session.connection()
     stored = stored or stored_tenant(session, tenant_id)
     if stored.name != tenant_name:  # a new or renamed tenant: most checks skip this write
@@ -224,7 +224,7 @@ def record_check(
             _INSERT_CHANGES,
             [_change_row(tenant_id, run_id, observed_at, change) for change in changes],
         )
-    record = CheckRecord(run_id=run_id, outcome=outcome, snapshot_stored=is_new)
+    record = RunRecord(run_id=run_id, outcome=outcome, snapshot_stored=is_new)
     if findings is None:
         return record
     return _update_findings(connection, tenant_id, observed_at, findings, record)
@@ -258,7 +258,7 @@ def _record_error(
     finished_at: datetime,
     error: CwdriftError,
     credential_mode: CredentialMode | None,
-) -> CheckRecord:
+) -> RunRecord:
     run_id = _insert_run(
         connection,
         tenant_id=tenant_id,
@@ -270,7 +270,7 @@ def _record_error(
         error_detail=json.dumps(error.as_dict(), sort_keys=True),
         credential_mode=credential_mode.value if credential_mode else None,
     )
-    return CheckRecord(run_id=run_id, outcome=Outcome.ERROR, snapshot_stored=False)
+    return RunRecord(run_id=run_id, outcome=Outcome.ERROR, snapshot_stored=False)
 
 
 def _store_snapshot_if_new(
@@ -321,8 +321,8 @@ def _update_findings(
     tenant_id: str,
     at: datetime,
     findings: Sequence[Finding],
-    record: CheckRecord,
-) -> CheckRecord:
+    record: RunRecord,
+) -> RunRecord:
     """Compare with the stored states; write new, changed and retired states and transitions."""
     states = {
         state.rule_id: state

@@ -1,0 +1,42 @@
+"""The files cwdrift ships, found the same way in a checkout and in an installed wheel.
+
+The repository's top-level ``config/`` (baseline, demo config, scenarios) and ``templates/``
+(Jinja2) are the source of truth. pyproject maps them onto the packages ``monitor.data.config``
+and ``monitor.data.templates`` (``package-dir``), so a wheel carries them as package data and
+an editable install points at the folders themselves. Everything reads them through here, with
+``importlib.resources``: no symlink, no environment variable, no path arithmetic.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+CONFIG_PACKAGE = "monitor.data.config"
+TEMPLATES_PACKAGE = "monitor.data.templates"
+
+
+def bundled_file(relative: str) -> Path:
+    """A shipped file under ``config/``, e.g. ``baseline.yaml`` or ``scenarios/demo.yaml``.
+
+    A wheel is installed unpacked, so every resource is a real file; a zipped install would be
+    a packaging bug, reported as such rather than as a missing file.
+    """
+    resource = files(CONFIG_PACKAGE).joinpath(relative)
+    if not isinstance(resource, Path):
+        raise RuntimeError(f"cwdrift's bundled {relative} is not on the file system: {resource}")
+    return resource
+
+
+def template_environment() -> Environment:
+    """A new Jinja2 environment over the shipped templates: HTML autoescaped, strict undefined."""
+    return Environment(
+        loader=PackageLoader(TEMPLATES_PACKAGE, ""),
+        autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

@@ -1,0 +1,1 @@
+"""Not Python: this folder ships as the package data ``monitor.data.templates`` (see pyproject)."""
