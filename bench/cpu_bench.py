@@ -74,7 +74,7 @@ async def stages(rt: Runtime, tenants: list[Any]) -> None:
             tenant.public_key,
             tenant.private_key,
             tenant.client_id,
-            http=rt.http,
+            http=rt.http.client(),
             company_info=rt.company_info,
             limits=rt.limits,
         ) as client:

@@ -109,7 +109,7 @@ def record_alert(channel: str, *, delivered: bool, permanent: bool = False) -> N
 def record_connectwise_response(status: str) -> None:
     """One ConnectWise HTTP response by status ("error" when none came back).
 
-    Pass it as ``SharedHttp(on_response=...)``: the session reports every response, so the one
+    Pass it as ``SharedHttp(on_response=...)``: its transport reports every response, so the one
     HTTP seam (the ConnectWise client) stays unaware of metrics.
     """
     CONNECTWISE_REQUESTS.labels(status=status).inc()
@@ -337,4 +337,6 @@ def configure_logging(
     root.setLevel(level)
     # APScheduler logs every job run at INFO: thousands of lines an hour with many tenants.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: seven lines per tenant check; ours log at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler

@@ -11,8 +11,11 @@ Nothing else in cwdrift talks HTTP to ConnectWise. Facts behind each special cas
 * the codebase answer may come from a :class:`CompanyInfoCache`; a 404 on a cached base URL looks
   the codebase up again once (a tenant upgraded since) before it is reported.
 
-HTTP goes through an aiohttp session: the process-wide one from :class:`SharedHttp` (pooled
-keep-alive connections shared by every tenant on a host), or a private one per client.
+HTTP goes through an ``httpx.AsyncClient``: the process-wide one from ``SharedHttp.client()``
+(httpx over pooled aiohttp connections shared by every tenant on a host, see ``transport.py``),
+any client a caller passes (tests use ``httpx.MockTransport``), or a private one per client.
+Whatever the client, requests are built here, so its cookies, default headers and auth never
+join them, and redirects are never followed.
 
 Every failure becomes a :mod:`monitor.errors` type naming the endpoint (the API path, never a
 full URL) and the fix. The private key is kept as a ``SecretStr`` and scrubbed from anything that
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import random
 import re
@@ -30,16 +34,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-import aiohttp
+import httpx
 import orjson
 from pydantic import SecretStr
 
 from monitor.connectwise.limits import HostLimiter, HostLimits, default_host_limits
 from monitor.connectwise.links import link_for
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp, env_proxy, open_session
+from monitor.connectwise.session import CompanyInfoCache
 from monitor.connectwise.site import CompanyInfo, Site, base_url, parse_company_info, parse_site
+from monitor.connectwise.transport import open_client
 from monitor.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -56,6 +61,9 @@ log = logging.getLogger("cwdrift.connectwise")
 
 # Pinned so a ConnectWise release cannot silently change the models we read [§1.2].
 ACCEPT = "application/vnd.connectwise.com+json; version=2025.8"
+# httpx decodes bodies (httpx-aiohttp turns aiohttp's decompression off): offer only what httpx
+# always can, not what aiohttp would advertise by default.
+ACCEPT_ENCODING = "gzip, deflate"
 PAGE_SIZE = 1000  # the documented maximum [§4]
 MAX_PAGES = 1000  # a million rows: far beyond any role or setup table; a runaway guard only
 
@@ -115,16 +123,6 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """One HTTP answer, read whole (the connection is back in the pool before it is parsed)."""
-
-    status: int
-    headers: Mapping[str, str]  # case-insensitive
-    body: bytes
-    url: str  # as requested, query included: the base for relative next-page links
-
-
-@dataclass(frozen=True, slots=True)
 class _Failure:
     error: ConnectWiseError
     retry_in: float | None  # seconds to wait before the next try; None: do not retry
@@ -147,7 +145,7 @@ class ConnectWiseClient:
         private_key: SecretStr | str,
         client_id: str,
         *,
-        http: SharedHttp | None = None,
+        http: httpx.AsyncClient | None = None,
         company_info: CompanyInfoCache | None = None,
         limiter: HostLimiter | None = None,
         limits: HostLimits | None = None,
@@ -165,11 +163,18 @@ class ConnectWiseClient:
         token = base64.b64encode(
             f"{company_id}+{public_key}:{secret.get_secret_value()}".encode()
         ).decode("ascii")
-        self._authorization = SecretStr(f"Basic {token}")
+        # Built once: every request reuses them (httpx.Headers masks Authorization in its repr).
+        self._headers = httpx.Headers(
+            {
+                "Authorization": f"Basic {token}",
+                "clientId": client_id,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            }
+        )
         # Strings that must never leave this object, even inside an echoed response body.
         self._secrets = tuple(s for s in (secret.get_secret_value(), token) if s)
-        self._client_id = client_id
-        self._shared = http
+        self._given_http = http
         self._company_cache = company_info
         # Either one limiter for every request, or a registry to pick the API host's limiter
         # from once the codebase lookup has named that host (default: the process registry).
@@ -179,15 +184,15 @@ class ConnectWiseClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._timeout = timeout
-        self._request_timeout = aiohttp.ClientTimeout(total=timeout)
+        # httpx timeouts are per phase (connect, each read, pool wait), each ``timeout`` long.
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         if not 1 <= page_size <= PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{PAGE_SIZE}, got {page_size}")
         self._page_size = page_size
-        self._http: aiohttp.ClientSession | None = None
+        self._http: httpx.AsyncClient | None = None
         self._base_url: str | None = None
         self.company_info: CompanyInfo | None = None
         self._base_from_cache = False
-        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> proxy URL
 
     def __repr__(self) -> str:
         return (
@@ -198,8 +203,8 @@ class ConnectWiseClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        # TLS is always verified (the request carries the API keys): see session.tls_context.
-        self._http = self._shared.session() if self._shared else open_session()
+        # TLS is always verified (the request carries the API keys): see transport.tls_context.
+        self._http = self._given_http if self._given_http is not None else open_client()
         try:
             await self._discover()
         except BaseException:
@@ -217,9 +222,9 @@ class ConnectWiseClient:
 
     async def aclose(self) -> None:
         if self._http is not None:
-            # A shared session serves other tenants' checks too: only a private one is closed.
-            if self._shared is None:
-                await self._http.close()
+            # A given client serves other tenants' checks too: only a private one is closed.
+            if self._given_http is None:
+                await self._http.aclose()
             self._http = None
 
     @property
@@ -253,7 +258,7 @@ class ConnectWiseClient:
 
     async def _read(
         self, path: str, endpoint: str, params: Mapping[str, str] | None = None
-    ) -> Reply:
+    ) -> httpx.Response:
         """The first (or only) page of ``path``; a 404 on a cached codebase looks it up again."""
         try:
             return await self._send(self._url(path), endpoint=endpoint, params=params)
@@ -278,7 +283,7 @@ class ConnectWiseClient:
             raise MalformedResponse(
                 f"expected a JSON object from {endpoint}, got {_kind(payload)}",
                 endpoint=endpoint,
-                status=response.status,
+                status=response.status_code,
                 fix="check that the site is a ConnectWise Manage server and the API path exists",
             )
         return payload
@@ -293,19 +298,22 @@ class ConnectWiseClient:
         query = {"pageSize": str(self._page_size), **dict(params or {})}
         response = await self._read(path, endpoint, query)
         rows = self._rows(response, endpoint)
-        seen = {response.url}
+        url = str(response.url)  # as requested, query included: the base for relative links
+        seen = {url}
         page = 1
         while True:
+            # httpx joins repeated Link headers with ", ": one list for the parser.
             target = link_for(response.headers.get("link"), "next")
             if target is None:
                 return rows
             page += 1
-            next_url = urljoin(response.url, target)
+            next_url = urljoin(url, target)
             self._check_next(next_url, seen, endpoint=endpoint, page=page)
             seen.add(next_url)
             try:
                 response = await self._send(next_url, endpoint=endpoint, page=page)
                 rows.extend(self._rows(response, endpoint))
+                url = next_url
             except ConnectWiseError as exc:
                 raise IncompleteRead(
                     f"reading {endpoint} broke at page {page}: {exc.message}",
@@ -338,13 +346,13 @@ class ConnectWiseClient:
                 fix="run the check again; report this to ConnectWise if it persists",
             )
 
-    def _rows(self, response: Reply, endpoint: str) -> list[Json]:
+    def _rows(self, response: httpx.Response, endpoint: str) -> list[Json]:
         payload = self._decode(response, endpoint)
         if not isinstance(payload, list) or not all(isinstance(row, dict) for row in payload):
             raise MalformedResponse(
                 f"expected a JSON list of objects from {endpoint}, got {_kind(payload)}",
                 endpoint=endpoint,
-                status=response.status,
+                status=response.status_code,
                 fix="check that the site is a ConnectWise Manage server and the API path exists",
             )
         return payload
@@ -356,13 +364,6 @@ class ConnectWiseClient:
 
     # -- one request with retries ------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": self._authorization.get_secret_value(),
-            "clientId": self._client_id,
-            "Accept": ACCEPT,
-        }
-
     async def _send(
         self,
         url: str,
@@ -371,17 +372,30 @@ class ConnectWiseClient:
         params: Mapping[str, str] | None = None,
         page: int = 1,
         limiter: HostLimiter | None = None,
-    ) -> Reply:
+    ) -> httpx.Response:
         """GET with retries; returns a 2xx response or raises the typed error."""
         if self._http is None:
             raise RuntimeError("use 'async with ConnectWiseClient(...)' before reading")
         limiter = limiter or self._limiter
         assert limiter is not None  # set by _discover before any API read
+        if params:
+            # Encoded here: httpx would parse the URL, merge the query and parse it all again.
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, quote_via=quote)}"
+        try:
+            parsed = _parsed_url(url)
+        except httpx.InvalidURL as exc:  # a next-page link with control characters, say
+            raise MalformedResponse(
+                f"cannot request {endpoint} (page {page}): {self._scrub(str(exc))[:200]}",
+                endpoint=endpoint,
+                fix="run the check again; report this to ConnectWise if it persists",
+            ) from None
+        # Built here, not by the httpx client: its cookies, default headers and auth stay out.
+        request = httpx.Request("GET", parsed, headers=self._headers, extensions=self._extensions)
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(url, endpoint, params, page, attempt, limiter)
-            if isinstance(outcome, Reply):
+            outcome = await self._attempt(self._http, request, endpoint, page, attempt, limiter)
+            if isinstance(outcome, httpx.Response):
                 return outcome
             if outcome.retry_in is None or attempt >= self._retry.attempts:
                 raise outcome.error
@@ -389,20 +403,20 @@ class ConnectWiseClient:
 
     async def _attempt(
         self,
-        url: str,
+        http: httpx.AsyncClient,
+        request: httpx.Request,
         endpoint: str,
-        params: Mapping[str, str] | None,
         page: int,
         attempt: int,
         limiter: HostLimiter,
-    ) -> Reply | _Failure:
+    ) -> httpx.Response | _Failure:
         """One try: the 2xx response, or the error and how long to wait before the next try."""
-        assert self._http is not None
         policy = self._retry
         try:
             async with limiter.slot():
-                response = await self._get(self._http, url, params)
-        except TimeoutError as exc:
+                # No redirects: a redirect must not carry the keys to another host.
+                response = await http.send(request, auth=None, follow_redirects=False)
+        except httpx.TimeoutException as exc:
             log.debug("GET %s page %d: %s (attempt %d)", endpoint, page, _name(exc), attempt)
             return _Failure(
                 ConnectionFailed(
@@ -413,7 +427,7 @@ class ConnectWiseClient:
                 ),
                 policy.backoff(attempt),
             )
-        except aiohttp.ClientError as exc:  # refused, DNS, TLS, reset mid-response
+        except httpx.RequestError as exc:  # refused, DNS, TLS, proxy, reset, undecodable body
             log.debug("GET %s page %d: %s (attempt %d)", endpoint, page, _name(exc), attempt)
             return _Failure(
                 ConnectionFailed(
@@ -424,7 +438,7 @@ class ConnectWiseClient:
                 ),
                 policy.backoff(attempt),
             )
-        status = response.status
+        status = response.status_code
         log.debug("GET %s page %d -> %d (attempt %d)", endpoint, page, status, attempt)
         if 200 <= status < 300:
             return response
@@ -436,32 +450,10 @@ class ConnectWiseClient:
             return _Failure(error, policy.backoff(attempt))
         return _Failure(error, None)  # other 4xx: repeating the same request cannot help
 
-    async def _get(
-        self, http: aiohttp.ClientSession, url: str, params: Mapping[str, str] | None
-    ) -> Reply:
-        # No redirects: a redirect must not carry the keys to another host.
-        async with http.get(
-            url,
-            params=params,
-            headers=self._headers(),
-            allow_redirects=False,
-            timeout=self._request_timeout,
-            proxy=self._proxy_for(url),
-        ) as response:
-            body = await response.read()
-            return Reply(response.status, response.headers, body, str(response.url))
-
-    def _proxy_for(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname or "")
-        if key not in self._proxies:
-            self._proxies[key] = env_proxy(*key)
-        return self._proxies[key]
-
     # -- turning answers into errors ---------------------------------------------------------
 
-    def _error_for(self, response: Reply, endpoint: str, attempt: int) -> ConnectWiseError:
-        status = response.status
+    def _error_for(self, response: httpx.Response, endpoint: str, attempt: int) -> ConnectWiseError:
+        status = response.status_code
         said = self._server_message(response)
         detail = f" (ConnectWise said: {said})" if said else ""
         company = f"company {self.company_id!r}"
@@ -523,18 +515,18 @@ class ConnectWiseClient:
             fix="this request is not retried; check the site, company id and API version",
         )
 
-    def _server_message(self, response: Reply) -> str:
+    def _server_message(self, response: httpx.Response) -> str:
         """The ``message``/``code`` of an error body (either ConnectWise shape), scrubbed.
 
         A non-JSON body (a proxy's HTML error page) is described by its content type and start.
         """
         try:
-            body = orjson.loads(response.body)
+            body = orjson.loads(response.content)
         except orjson.JSONDecodeError:  # invalid UTF-8 included
-            if not response.body:
+            if not response.content:
                 return ""
             content_type = response.headers.get("content-type", "no content-type")
-            head = self._scrub(response.body[:120].decode("utf-8", "replace"))[:80]
+            head = self._scrub(response.content[:120].decode("utf-8", "replace"))[:80]
             return f"{content_type} starting {head!r}"
         if not isinstance(body, dict):
             return ""
@@ -543,16 +535,17 @@ class ConnectWiseClient:
         ]
         return self._scrub(": ".join(parts))[:200]
 
-    def _decode(self, response: Reply, endpoint: str) -> Any:
+    def _decode(self, response: httpx.Response, endpoint: str) -> Any:
         try:
-            return orjson.loads(response.body)  # ~3x faster than json: bodies run to 100 KB
+            # orjson, not response.json(): ~3x faster than json, and bodies run to 100 KB
+            return orjson.loads(response.content)
         except orjson.JSONDecodeError:  # invalid UTF-8 included
             content_type = response.headers.get("content-type", "no content-type")
-            head = self._scrub(response.body[:120].decode("utf-8", "replace"))
+            head = self._scrub(response.content[:120].decode("utf-8", "replace"))
             raise MalformedResponse(
                 f"expected JSON from {endpoint} but got {content_type!r} starting {head[:80]!r}",
                 endpoint=endpoint,
-                status=response.status,
+                status=response.status_code,
                 fix=(
                     "check that the site is the ConnectWise server (not a login page, proxy or "
                     "maintenance page); the next check retries"
@@ -564,6 +557,13 @@ class ConnectWiseClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return _PRINTABLE.sub(" ", text).strip()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url: str) -> httpx.URL:
+    """httpx's parse of a URL (immutable), shared: most tenants on a host and codebase read the
+    same first-page URLs, and parsing one cost more than the rest of building the request."""
+    return httpx.URL(url)
 
 
 def _endpoint_of(path: str) -> str:

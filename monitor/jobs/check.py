@@ -90,7 +90,7 @@ async def _collect(rt: Runtime, tenant: TenantConfig, started: datetime) -> Snap
         tenant.public_key,
         tenant.private_key,
         tenant.client_id,
-        http=rt.http,
+        http=rt.http.client(),
         company_info=rt.company_info,
         limits=rt.limits,
         retry=RetryPolicy(attempts=cw.max_attempts),

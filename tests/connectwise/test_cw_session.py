@@ -1,4 +1,4 @@
-"""What tenants share: one pooled session (no cookies across tenants) and cached codebases."""
+"""What tenants share: one pooled httpx client (no cookies across tenants) and cached codebases."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import asyncio
 import pytest
 
 from monitor.connectwise.client import ConnectWiseClient
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp, env_proxy
+from monitor.connectwise.session import CompanyInfoCache, SharedHttp
 from monitor.connectwise.site import CompanyInfo
 from monitor.errors import NotFound
 from monitor.simulator.server import RunningSimulator
 
 from .conftest import AUDIT_PRIVATE, AUDIT_PUBLIC, CLIENT_ID, ClientFactory
 from .fake_http_server import Answer, Request, serve_handler
-
-SITE = "http://127.0.0.1:9"  # nothing listens there: only the proxy can answer
 
 
 def paths(sim: RunningSimulator) -> list[str]:
@@ -79,7 +77,7 @@ def test_cached_answers_expire() -> None:
     assert cache.get("https://na.example", "acme") is None
 
 
-async def test_a_shared_session_never_carries_one_tenants_cookie_to_another() -> None:
+async def test_a_shared_client_never_carries_one_tenants_cookie_to_another() -> None:
     def handler(request: Request) -> Answer:
         if request.path.startswith("/login/companyinfo/"):
             return Answer.json({"Codebase": "v2025_1/", "IsCloud": "False"})
@@ -90,27 +88,30 @@ async def test_a_shared_session_never_carries_one_tenants_cookie_to_another() ->
         for company in ("tenant-a", "tenant-b"):
             # A host name, not 127.0.0.1: cookie jars refuse cookies set by IP addresses.
             site = server.url.replace("127.0.0.1", "localhost")
-            client = ConnectWiseClient(site, company, "pub", "priv", CLIENT_ID, http=http)
+            client = ConnectWiseClient(site, company, "pub", "priv", CLIENT_ID, http=http.client())
             async with client as cw:
                 await cw.get_list("/finance/glCaptions")
+        # Not sent, and not kept either: the jar of the shared httpx client stays empty.
+        assert len(http.client().cookies) == 0
     await http.aclose()
     assert len(server.requests) == 4
     assert all("cookie" not in r.headers for r in server.requests)
 
 
-async def test_the_shared_session_is_reused_and_closed_once() -> None:
+async def test_the_shared_client_is_reused_and_closed_once() -> None:
     http = SharedHttp()
-    session = http.session()
-    assert http.session() is session
+    client = http.client()
+    assert http.client() is client
     await http.aclose()
-    assert session.closed
+    assert client.is_closed
+    assert http.closed
 
 
-def test_a_new_event_loop_gets_a_new_session() -> None:
+def test_a_new_event_loop_gets_a_new_client() -> None:
     http = SharedHttp()
 
     async def one() -> object:
-        return http.session()
+        return http.client()
 
     first = asyncio.run(one())
     second = asyncio.run(one())
@@ -120,36 +121,3 @@ def test_a_new_event_loop_gets_a_new_session() -> None:
         await http.aclose()
 
     asyncio.run(close())
-
-
-def test_proxies_come_from_the_environment_unless_exempted(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    assert env_proxy("https", "api-na.myconnectwise.net") is None
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.msp.example:3128")
-    monkeypatch.setenv("NO_PROXY", "cw.internal.example")
-    assert env_proxy("https", "api-na.myconnectwise.net") == "http://proxy.msp.example:3128"
-    assert env_proxy("https", "cw.internal.example") is None
-    assert env_proxy("http", "api-na.myconnectwise.net") is None  # only HTTPS_PROXY was set
-
-
-async def test_requests_go_through_the_proxy_the_environment_names(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def proxy(request: Request) -> Answer:  # a forward proxy sees absolute-form targets
-        if request.path.startswith(f"{SITE}/login/companyinfo/"):
-            return Answer.json({"Codebase": "v2025_1/", "IsCloud": "False"})
-        return Answer.json([{"id": 1}])
-
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    with serve_handler(proxy) as server:
-        monkeypatch.setenv("HTTP_PROXY", server.url)
-        async with ConnectWiseClient(SITE, "acme", "pub", "priv", CLIENT_ID) as cw:
-            assert await cw.get_list("/finance/glCaptions") == [{"id": 1}]
-    assert [r.path for r in server.requests] == [
-        f"{SITE}/login/companyinfo/acme",
-        f"{SITE}/v2025_1/apis/3.0/finance/glCaptions",
-    ]

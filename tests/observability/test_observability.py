@@ -10,7 +10,6 @@ import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import aiohttp
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -127,10 +126,9 @@ async def test_connectwise_requests_and_rate_limit_waits_are_exposed(serve: list
     http = SharedHttp(on_response=record_connectwise_response)
     with serve_asgi(answering(statuses)) as url:
         for _ in range(3):
-            async with http.session().get(url) as response:
-                await response.read()
-    with contextlib.suppress(aiohttp.ClientError):  # nothing listens there: "error"
-        await http.session().get(f"http://127.0.0.1:{closed_port()}/")
+            await http.client().get(url)
+    with contextlib.suppress(httpx.TransportError):  # nothing listens there: "error"
+        await http.client().get(f"http://127.0.0.1:{closed_port()}/")
     await http.aclose()
 
     # A bucket of one request per minute and a burst of one: the second request must wait.
