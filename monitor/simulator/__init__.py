@@ -1,7 +1,8 @@
 """A ConnectWise Manage REST API simulator over real HTTP, for the demo, end-to-end tests and
 benchmarks.
 
-What is simulated (as documented; see ../shared/connectwise-api.md):
+What is simulated (as documented; see ../shared/connectwise-api.md and
+../shared/connectwise-audit-tickets.md):
 
 * ``GET /login/companyinfo/{companyId}`` (no auth) and, under ``/{codebase}apis/3.0`` (the
   tenant's codebase or ``v4_6_release/``): ``/system/info``, ``/system/securityroles``
@@ -9,23 +10,41 @@ What is simulated (as documented; see ../shared/connectwise-api.md):
   ``/count``), ``/system/mySecurity``, ``/system/mySecurity/customizeItems/``,
   ``/system/setupScreens``, ``/system/apiMembers``, ``/system/members``,
   ``/finance/accountingPackageSetup``, ``/finance/accountingPackages``, ``/finance/glCaptions``
-  (each +``/{id}``, ``/count``). Read-only: other methods answer 405.
+  (each +``/{id}``, ``/count``).
+* The MSP side (a tenant with a ``service_desk``): ``/company/companies``, ``/service/boards``,
+  ``/service/boards/{id}/statuses`` and ``/types``, ``/service/priorities``,
+  ``/service/tickets`` and ``/service/tickets/{id}/notes`` (GET, each +``/{id}``, ``/count``).
+* Writes: PATCH (a JSON Patch array, objects replaced whole) on
+  ``/finance/accountingPackageSetup/{id}``, ``/system/apiMembers/{id}``,
+  ``/finance/glCaptions/{id}`` and ``/service/tickets/{id}``; POST ``/service/tickets`` and
+  ``/service/tickets/{id}/notes``. Refusals are ``ErrorResponseMessage`` with ``errors[]``
+  (``responses.py``); ``_info.updatedBy`` names the writing member, ``lastUpdated`` is the
+  simulator clock. Any other method on a served path answers 405 (role settings and the
+  customize list are read-only in the API; PUT is not simulated). See ``patch.py``,
+  ``writes.py``, ``tickets.py`` and ``routes.py`` (permissions) for the choices made where
+  ConnectWise is silent.
 * Basic auth ``companyId+publicKey:privateKey``, the ``clientId`` header, 401
   ``{"code":"ConnectWiseApi","message":"UserNotAuthenticated","errors":null}``; permissions from
   the caller's role (403); ``page``/``pageSize`` (25 default, 1000 max) with RFC 5988 ``Link``;
   simple ``conditions`` (``=``/``!=``/``<``/``>`` joined by ``AND``; 400 ``InvalidObject``
   otherwise); ``fields`` and ``orderBy`` are ignored (full rows, ordered by id).
-* Faults per tenant and path glob: status, rate_limit (429 + ``Retry-After``), latency,
-  malformed_json, html_error, wrong_shape, connection_reset, broken_paging; and per-tenant latency.
+* Faults per tenant, path glob and (optionally) method: status, rate_limit (429 +
+  ``Retry-After``), latency, malformed_json, html_error, wrong_shape, connection_reset,
+  broken_paging; for writes not_persisted (a 200 that did not land), validation_error (400),
+  error_after_write (landed, then 500) and timeout_after_write (landed, then no answer); and
+  per-tenant latency. Every write (POST/PUT/PATCH/DELETE) is counted per tenant, endpoint and
+  method.
 
 Assumptions (not documented by ConnectWise; verify on a live tenant):
 
-* the 403 (and 404/405/500) ``code``/``message`` strings;
+* the 403 (and 404/405/409/500) ``code``/``message`` strings, and the inner ValidationError
+  codes of a refused write;
 * the ``itemIdentifier`` format of customize items: each tenant picks ``id`` (setup screen id),
   ``name`` ("Billing Status") or ``category_name`` ("Invoicing / Billing Status");
 * ``roleType`` is "Member" for every role; ``moduleIdentifier``/``moduleFunctionIdentifier`` are
   invented CamelCase forms of the UI names (``catalog.py``);
-* inquire level "My" allows reads; an admin role (``adminFlag``) passes every check.
+* level "My" allows the operation; an admin role (``adminFlag``) passes every check;
+* which role rows guard boards, statuses and ticket notes (``routes.py``).
 
 Control API (no ConnectWise auth; loopback tool): ``/_sim/...``, documented in ``control.py``;
 the same mutators are methods of ``state.SimulatorState``.

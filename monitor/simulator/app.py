@@ -3,7 +3,9 @@
 A request to the API goes through the same steps ConnectWise takes, in order: find the tenant
 from the ``companyId+publicKey:privateKey`` Basic credentials (401), add the tenant's latency,
 check the key pair and the ``clientId`` header (401), apply injected faults, route the path
-(404), check the caller's role (403), filter (``conditions``, 400) and page the rows.
+(404, or 405 for a method not served there), check the caller's role (403), then either filter
+(``conditions``, 400) and page the rows of a GET, or run a write (400 on a refused body).
+Every write (POST/PUT/PATCH/DELETE) is counted (``SimulatorState.write_counts``) first.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,48 +26,33 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from monitor.simulator import render
-from monitor.simulator.catalog import SETUP_SCREENS
+from monitor.simulator.access import Caller
 from monitor.simulator.control import control_routes
 from monitor.simulator.query import QueryError, filter_rows, link_header, page_of, parse_conditions
-from monitor.simulator.state import (
-    FaultState,
-    MemberState,
-    RequestRecord,
-    RoleState,
-    SimulatorState,
-    TenantState,
+from monitor.simulator.responses import Problem, Refusal, error_response, invalid
+from monitor.simulator.routes import (
+    Routed,
+    WriteEndpoint,
+    endpoint_of,
+    is_served,
+    route,
+    route_write,
 )
+from monitor.simulator.state import FaultState, RequestRecord, SimulatorState, TenantState
+from monitor.simulator.writes import WriteRequest
 
 Json = dict[str, Any]
 ON_PREMISE_CODEBASE = "v4_6_release/"  # also served on cloud (Developer Guide, §1.1)
 LOGGED_HEADERS = ("clientId", "Accept", "pagination-type")
-
-# Error codes per status. 401's body is the one ConnectWise users have reported
-# (christaylorcodes/ConnectWiseManageAPI#18); 400 InvalidObject is a real, quoted response.
-# The real 403 (and 404/405/500) code and message strings are NOT documented anywhere we could
-# find: the ones below are stand-ins in the documented ErrorResponseMessage shape.
-_ERROR_CODES: dict[int, tuple[str, str]] = {
-    400: ("InvalidObject", "The request is invalid."),
-    401: ("ConnectWiseApi", "UserNotAuthenticated"),
-    403: ("Forbidden", "You do not have permission to access this resource."),
-    404: ("NotFound", "The requested resource was not found."),
-    405: ("MethodNotAllowed", "The requested method is not supported on this resource."),
-    409: ("Conflict", "The record is in use."),
-    500: ("UnexpectedServerError", "An unexpected error occurred, please try again."),
-    502: ("BadGateway", "Bad gateway."),
-    503: ("ServiceUnavailable", "The service is temporarily unavailable."),
-}
+READ_METHODS = ("GET", "HEAD")  # Starlette answers HEAD wherever GET is routed
+# ``timeout_after_write`` with no ``seconds``: hold the answer until the client gives up, but
+# never longer than this, so a client without a timeout cannot wedge the simulator.
+TIMEOUT_FAULT_CAP = 60.0
 
 _HTML_ERROR = (
     "<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status} "
     "Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
-
-
-def error_response(status: int, message: str | None = None, *, errors: Any = None) -> JSONResponse:
-    """ConnectWise's ErrorResponseMessage ``{"code", "message", "errors"}``."""
-    code, default = _ERROR_CODES.get(status, ("Error", "The request failed."))
-    return JSONResponse({"code": code, "message": message or default, "errors": errors}, status)
 
 
 def unauthenticated() -> JSONResponse:
@@ -104,134 +90,6 @@ class _ResetResponse(Response):
         )
         await send({"type": "http.response.body", "body": b'[{"id": 1, "na', "more_body": True})
         raise SimulatedConnectionReset("simulated connection reset (fault injection)")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated request's tenant, member and that member's role."""
-
-    tenant: TenantState
-    member: MemberState
-    role: RoleState
-    api_base: str
-
-    def may_inquire(self, module: str, function: str) -> bool:
-        # "My" allows reads of one's own records; the simulator treats it as allowed for reads.
-        return self.role.admin or self.role.level(module, function, "inquire") in ("My", "All")
-
-
-Rows = Callable[[Caller, dict[str, str]], list[Json] | None]  # None: parent not found
-
-
-@dataclass(frozen=True)
-class Collection:
-    """A documented list endpoint; ``/count`` and ``/{id}`` are derived unless not ``items``."""
-
-    path: str  # as documented, e.g. "/system/securityRoles/{parentId}/settings"
-    rows: Rows
-    permissions: tuple[tuple[str, str], ...]  # inquire on any one of these (module, function)
-    items: bool = True
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>\\d+)", self.path))
-
-
-_SECURITY = (("System", "Security Roles"),)
-_MEMBERS = (("System", "Member Maintenance"),)
-_ACCOUNTING = (("Finance", "Accounting Interface"), ("System", "Table Setup"))
-_TABLES = (("System", "Table Setup"),)
-
-
-def _roles(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return [render.role(r) for r in sorted(caller.tenant.roles.values(), key=lambda r: r.id)]
-
-
-def _role_settings(caller: Caller, params: dict[str, str]) -> list[Json] | None:
-    owner = caller.tenant.roles.get(int(params["parentId"]))
-    if owner is None:
-        return None
-    return [render.setting(s, owner) for s in owner.settings.values()]
-
-
-def _my_security(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return [
-        render.my_security(s, caller.role, caller.member, caller.api_base)
-        for s in caller.role.settings.values()
-    ]
-
-
-def _my_customize(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return render.customize_items(caller.role, caller.tenant.item_format)
-
-
-def _setup_screens(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return [render.setup_screen(s) for s in SETUP_SCREENS]
-
-
-def _api_members(caller: Caller, _: dict[str, str]) -> list[Json]:
-    members = sorted(caller.tenant.members.values(), key=lambda m: m.id)
-    return [render.api_member(m, caller.tenant, caller.api_base) for m in members]
-
-
-def _members(caller: Caller, _: dict[str, str]) -> list[Json]:
-    members = sorted(caller.tenant.members.values(), key=lambda m: m.id)
-    return [render.member(m, caller.tenant, caller.api_base) for m in members]
-
-
-def _accounting_setup(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return [render.accounting_setup(caller.tenant, caller.api_base)]
-
-
-def _accounting_packages(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return render.accounting_packages()
-
-
-def _gl_captions(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return [render.gl_captions(caller.tenant)]
-
-
-COLLECTIONS: tuple[Collection, ...] = (
-    Collection("/system/securityroles", _roles, _SECURITY),
-    Collection("/system/securityRoles/{parentId}/settings", _role_settings, _SECURITY),
-    Collection("/system/mySecurity/customizeItems/", _my_customize, (), items=False),
-    Collection("/system/mySecurity", _my_security, (), items=False),
-    Collection("/system/setupScreens", _setup_screens, _TABLES),
-    Collection("/system/apiMembers", _api_members, _MEMBERS),
-    Collection("/system/members", _members, _MEMBERS),
-    Collection("/finance/accountingPackageSetup", _accounting_setup, _ACCOUNTING),
-    Collection("/finance/accountingPackages", _accounting_packages, _ACCOUNTING),
-    Collection("/finance/glCaptions", _gl_captions, _ACCOUNTING),
-)
-
-
-@dataclass(frozen=True)
-class Routed:
-    collection: Collection
-    shape: str  # "list" | "count" | "item"
-    params: dict[str, str]
-
-
-def route(path: str) -> Routed | None:
-    """Match a path after ``apis/3.0`` (case-sensitive, as documented) to a collection."""
-    if path == "/system/mySecurity/customizeItems":  # documented with a trailing slash; accept both
-        path += "/"
-    for collection in COLLECTIONS:
-        match = collection.pattern.match(path)
-        if match is None:
-            continue
-        params = match.groupdict()
-        rest = path[match.end() :]
-        if rest == "":
-            return Routed(collection, "list", params)
-        if not collection.items:
-            continue
-        if rest == "/count":
-            return Routed(collection, "count", params)
-        item = re.fullmatch(r"/(\d+)", rest)
-        if item is not None:
-            return Routed(collection, "item", {**params, "id": item.group(1)})
-    return None
 
 
 def _json_bytes(payload: Any) -> bytes:
@@ -291,6 +149,11 @@ class SimulatorApp:
         path = "/" + request.path_params["rest"]
         credentials = _credentials(request)
         tenant = self.state.find_tenant(credentials[0]) if credentials else None
+        if request.method not in READ_METHODS:
+            # Counted whatever happens next: a refused or unauthenticated write is still a write
+            # the client attempted ("0 writes in a dry run" must see it).
+            company_id = tenant.company_id if tenant else None
+            self.state.count_write(company_id, endpoint_of(path), request.method)
         if credentials is None or tenant is None:
             self._log(request, None, path, 401)
             return unauthenticated()
@@ -311,12 +174,12 @@ class SimulatorApp:
         codebase = request.path_params["codebase"] + "/"
         if codebase not in (tenant.codebase, ON_PREMISE_CODEBASE):
             return error_response(404, f"Codebase {codebase!r} not found.")
-        if request.method != "GET":
-            return error_response(405)
         api_base = f"{str(request.base_url).rstrip('/')}/{codebase}apis/3.0"
-        params = dict(request.query_params)
         with self.state.locked():
             caller = Caller(tenant, member, tenant.roles[member.role_id], api_base)
+        if request.method not in READ_METHODS:
+            return await self._write(request, caller, path)
+        params = dict(request.query_params)
         routed = route(path)
         return await self._with_faults(
             tenant,
@@ -334,7 +197,7 @@ class SimulatorApp:
         answer: Callable[[bool], Response],
         routed: Routed | None = None,
     ) -> Response:
-        """Apply the tenant's matching faults around the normal ``answer``."""
+        """Apply the tenant's matching faults around the normal ``answer`` of a read."""
         force_next = False
         chosen: FaultState | None = None
         is_list = routed is not None and routed.shape == "list"
@@ -375,16 +238,16 @@ class SimulatorApp:
                 return JSONResponse(render.system_info(caller.tenant))
             return error_response(404)
         collection = routed.collection
-        if collection.permissions and not any(
-            caller.may_inquire(*p) for p in collection.permissions
-        ):
+        if not caller.may_any(collection.permissions):
             return error_response(
                 403, f"You do not have permission to access this resource ({collection.path})."
             )
         with self.state.locked():
             rows = collection.rows(caller, routed.params)
         if rows is None:
-            return error_response(404, f"Security role {routed.params.get('parentId')} not found.")
+            return error_response(
+                404, f"{collection.parent} {routed.params.get('parentId')} not found."
+            )
         if routed.shape == "item":
             wanted = int(routed.params["id"])
             for row in rows:
@@ -408,6 +271,86 @@ class SimulatorApp:
         url = str(request.url).split("?", 1)[0]
         response.headers["Link"] = link_header(url, params, page, force_next=force_next)
         return response
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def _write(self, request: Request, caller: Caller, path: str) -> Response:
+        """A POST/PUT/PATCH/DELETE: faults first (as for reads), then 404/405, 403, the write."""
+        found = route_write(request.method, path)
+        raw = await request.body()
+
+        def answer(persist: bool) -> Response:
+            if found is None:
+                return error_response(405 if is_served(path) else 404)
+            endpoint, params = found
+            return self._run_write(caller, endpoint, params, raw, persist=persist)
+
+        tenant = caller.tenant
+        chosen: FaultState | None = None
+        for fault_state in self.state.matching_faults(tenant.company_id, path, request.method):
+            if fault_state.fault.kind == "latency":
+                if self.state.consume_fault(tenant.company_id, fault_state):
+                    await asyncio.sleep(fault_state.fault.seconds)
+                continue
+            if fault_state.fault.kind == "broken_paging":
+                continue  # a write has no pages
+            if self.state.consume_fault(tenant.company_id, fault_state):
+                chosen = fault_state
+                break
+        if chosen is None:
+            return answer(True)
+        fault = chosen.fault
+        if fault.kind == "not_persisted":
+            return answer(False)  # answered as if written; the old record stays
+        if fault.kind == "validation_error":
+            resource = found[0].resource if found else "record"
+            return invalid(resource, Problem("InvalidValue", fault.field, fault.message)).response()
+        if fault.kind == "error_after_write":
+            written = answer(True)
+            if written.status_code >= 300:
+                return written  # the write itself was refused: nothing landed to hide
+            return error_response(fault.effective_status())
+        if fault.kind == "timeout_after_write":
+            written = answer(True)
+            await _until_disconnected(request, fault.seconds or TIMEOUT_FAULT_CAP)
+            return written
+        return _fault_response(chosen, lambda: answer(True))
+
+    def _run_write(
+        self,
+        caller: Caller,
+        endpoint: WriteEndpoint,
+        params: dict[str, str],
+        raw: bytes,
+        *,
+        persist: bool,
+    ) -> Response:
+        if not caller.may(endpoint.permission):
+            return error_response(
+                403, f"You do not have permission to change this resource ({endpoint.path})."
+            )
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error_response(400, "The request body is not valid JSON.")
+        request = WriteRequest(caller, params, body, self.state.now_iso())
+        try:
+            with self.state.writing(caller.tenant, persist=persist):
+                status, payload = endpoint.handle(request)
+        except Refusal as refusal:
+            return refusal.response()
+        return JSONResponse(payload, status)
+
+
+async def _until_disconnected(request: Request, seconds: float) -> None:
+    """Wait until the client closes the connection (it timed out), or ``seconds`` pass."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(disconnected(), seconds)
 
 
 def _status_of(response: Response) -> int:

@@ -5,6 +5,10 @@ No ConnectWise authentication (it is a test and demo tool bound to loopback). Bo
 
     GET    /_sim/tenants                              summary of every tenant (no keys)
     GET    /_sim/requests        DELETE /_sim/requests  the request log / clear it
+    GET    /_sim/writes[?company_id=]                 {"total", "writes": [{"company_id",
+                                                   "endpoint", "method", "count"}]}: every
+                                                   POST/PUT/PATCH/DELETE, whatever its outcome
+    DELETE /_sim/writes                               reset the write counts
     POST   /_sim/reset                                back to the scenario as loaded
     POST   /_sim/tenants/{companyId}/accounting       {"field", "value", "by"}  ("package" allowed)
     POST   /_sim/tenants/{companyId}/package          {"identifier", "by"}
@@ -15,6 +19,11 @@ No ConnectWise authentication (it is a test and demo tool bound to loopback). Bo
     POST   /_sim/tenants/{companyId}/member-role      {"member", "role", "by"}
     POST   /_sim/tenants/{companyId}/member-inactive  {"member", "inactive": true, "by"}
     POST   /_sim/tenants/{companyId}/segment          {"n", "caption"?, "type"?, "by"}
+    GET    /_sim/tenants/{companyId}/tickets          its tickets and their notes, including what
+                                                   the API never returns (processNotifications,
+                                                   initialDescription...)
+    POST   /_sim/tenants/{companyId}/ticket-status    {"ticket", "status" (name or id), "by"}: a
+                                                   technician moves (e.g. closes) a ticket
     POST   /_sim/tenants/{companyId}/faults           a Fault: {"kind", "endpoint", "times", ...}
     DELETE /_sim/tenants/{companyId}/faults           clear that tenant's faults
     DELETE /_sim/faults                               clear every tenant's faults
@@ -86,6 +95,11 @@ class SegmentChange(_Body):
     type: str | None = None
 
 
+class TicketStatusChange(_Body):
+    ticket: int
+    status: str | int
+
+
 class LatencyChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(ge=0)
@@ -135,6 +149,24 @@ def control_routes(state: SimulatorState) -> list[Route]:
             state.clear_requests()
             return _ok()
         return JSONResponse([dataclasses.asdict(r) for r in state.requests])
+
+    async def writes(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.clear_writes()
+            return _ok()
+        wanted = request.query_params.get("company_id")
+        rows = [
+            row
+            for row in state.write_counts()
+            if wanted is None or (row["company_id"] or "").casefold() == wanted.casefold()
+        ]
+        return JSONResponse({"total": sum(r["count"] for r in rows), "writes": rows})
+
+    async def tickets(request: Request) -> Response:
+        company_id = request.path_params["company_id"]
+        if state.find_tenant(company_id) is None:
+            return _bad(f"no tenant {company_id!r}", 404)
+        return JSONResponse(state.tickets(company_id))
 
     async def reset(_: Request) -> Response:
         state.reset()
@@ -198,10 +230,17 @@ def control_routes(state: SimulatorState) -> list[Route]:
         "latency": _tenant_action(
             state, LatencyChange, lambda cid, b: state.set_latency(cid, b.seconds)
         ),
+        "ticket-status": _tenant_action(
+            state,
+            TicketStatusChange,
+            lambda cid, b: state.set_ticket_status(cid, b.ticket, b.status, by=b.by),
+        ),
     }
     routes = [
         Route("/_sim/tenants", tenants, methods=["GET"]),
         Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
+        Route("/_sim/writes", writes, methods=["GET", "DELETE"]),
+        Route("/_sim/tenants/{company_id}/tickets", tickets, methods=["GET"]),
         Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/faults", clear_all_faults, methods=["DELETE"]),
         Route("/_sim/latency", all_latency, methods=["POST"]),

@@ -11,7 +11,6 @@ wildcard; compared case-insensitively, as SQL Server does), integers, ``True``/`
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import re
 from collections.abc import Callable
@@ -60,7 +59,13 @@ def _equal(actual: Any, expected: str | int | bool | None) -> bool:
         return isinstance(actual, int) and actual == expected
     if actual is None:
         return False
-    return fnmatch.fnmatchcase(str(actual).casefold(), expected.casefold())
+    return _wildcard(expected).fullmatch(str(actual)) is not None
+
+
+def _wildcard(expected: str) -> re.Pattern[str]:
+    """Only ``*`` is a wildcard; ``?`` and ``[`` are literal (an ``externalXRef`` may hold them)."""
+    pattern = ".*".join(re.escape(part) for part in expected.split("*"))
+    return re.compile(pattern, re.IGNORECASE | re.DOTALL)
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {

@@ -10,8 +10,23 @@ import re
 from typing import Any
 
 from monitor.simulator.catalog import ACCOUNTING_PACKAGES, SETUP_SCREENS, SetupScreen, identifier_of
+from monitor.simulator.desk import (
+    BoardState,
+    CompanyState,
+    NamedState,
+    NoteState,
+    ServiceDesk,
+    StatusState,
+    TicketState,
+)
 from monitor.simulator.scenario import GL_FIELDS
-from monitor.simulator.state import MemberState, RoleState, SettingState, TenantState
+from monitor.simulator.state import (
+    SCENARIO_EPOCH,
+    MemberState,
+    RoleState,
+    SettingState,
+    TenantState,
+)
 
 Json = dict[str, Any]
 
@@ -206,10 +221,11 @@ def accounting_packages() -> list[Json]:
 
 
 def accounting_setup(tenant: TenantState, api_base: str) -> Json:
+    """Flags cleared by a PATCH ``remove`` are omitted (ConnectWise omits null fields)."""
     return {
         "id": 1,
         "accountingPackage": accounting_package(tenant.package, api_base),
-        **tenant.accounting,
+        **{key: value for key, value in tenant.accounting.items() if value is not None},
         "_info": dict(tenant.accounting_info),
     }
 
@@ -223,3 +239,171 @@ def gl_captions(tenant: TenantState) -> Json:
             row[key] = value
     row["_info"] = dict(tenant.gl_info)
     return row
+
+
+# -- the service desk (an MSP's own ConnectWise) ---------------------------------------------
+
+_DESK_INFO = {"lastUpdated": SCENARIO_EPOCH, "updatedBy": "admin1"}
+
+
+def _omit_none(row: Json) -> Json:
+    return {key: value for key, value in row.items() if value is not None}
+
+
+def company_reference(record: CompanyState, api_base: str) -> Json:
+    return {
+        "id": record.id,
+        "identifier": record.identifier,
+        "name": record.name,
+        "_info": {"company_href": f"{api_base}/company/companies/{record.id}"},
+    }
+
+
+def company(record: CompanyState) -> Json:
+    return {
+        "id": record.id,
+        "identifier": record.identifier,
+        "name": record.name,
+        "status": {"id": 1, "name": "Active"},
+        "deletedFlag": False,
+        "_info": dict(_DESK_INFO),
+    }
+
+
+def board_reference(record: BoardState, api_base: str) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "_info": {"board_href": f"{api_base}/service/boards/{record.id}"},
+    }
+
+
+def board(record: BoardState) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "location": {"id": 1, "name": "Main"},
+        "department": {"id": 1, "identifier": "Services", "name": "Services"},
+        "inactiveFlag": record.inactive,
+        "projectFlag": False,
+        "_info": dict(_DESK_INFO),
+    }
+
+
+def status_reference(record: StatusState, owner: BoardState, api_base: str) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "sort": record.sort_order,
+        "_info": {"status_href": f"{api_base}/service/boards/{owner.id}/statuses/{record.id}"},
+    }
+
+
+def board_status(record: StatusState, owner: BoardState, api_base: str) -> Json:
+    """A BoardStatus (note: ``inactive`` and ``closedStatus`` here, not ``*Flag``)."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "board": board_reference(owner, api_base),
+        "sortOrder": record.sort_order,
+        "displayOnBoard": True,
+        "inactive": record.inactive,
+        "closedStatus": record.closed,
+        "timeEntryNotAllowed": False,
+        "defaultFlag": record.default,
+        "escalationStatus": "Resolved" if record.closed else "NotResponded",
+        "customerPortalFlag": False,
+        "_info": dict(_DESK_INFO),
+    }
+
+
+def service_type(record: NamedState, owner: BoardState, api_base: str) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "category": "Reactive",
+        "defaultFlag": record.default,
+        "inactiveFlag": False,
+        "board": board_reference(owner, api_base),
+        "_info": dict(_DESK_INFO),
+    }
+
+
+def type_reference(record: NamedState, owner: BoardState, api_base: str) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "_info": {"type_href": f"{api_base}/service/boards/{owner.id}/types/{record.id}"},
+    }
+
+
+def priority_reference(record: NamedState, api_base: str) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "sort": record.sort,
+        "_info": {"priority_href": f"{api_base}/service/priorities/{record.id}"},
+    }
+
+
+def priority(record: NamedState) -> Json:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "sortOrder": record.sort,
+        "defaultFlag": record.default,
+        "_info": dict(_DESK_INFO),
+    }
+
+
+def ticket(record: TicketState, desk: ServiceDesk, api_base: str) -> Json:
+    """A Ticket. ``initial*`` and ``processNotifications`` are never returned (spec); null fields
+    are omitted."""
+    owner = desk.board(record.board_id)
+    ticket_type = next((t for t in owner.types if t.id == record.type_id), None)
+    return _omit_none(
+        {
+            "id": record.id,
+            "summary": record.summary,
+            "recordType": "ServiceTicket",
+            "board": board_reference(owner, api_base),
+            "status": status_reference(owner.status(record.status_id), owner, api_base),
+            "company": company_reference(desk.company(record.company_id), api_base),
+            "type": type_reference(ticket_type, owner, api_base) if ticket_type else None,
+            "priority": priority_reference(desk.priority(record.priority_id), api_base),
+            "severity": "Medium",
+            "impact": "Medium",
+            "externalXRef": record.external_xref,
+            "closedDate": record.closed_date,
+            "closedBy": record.closed_by,
+            "closedFlag": record.closed,
+            "_info": {
+                **record.info,
+                "notes_href": f"{api_base}/service/tickets/{record.id}/notes",
+            },
+        }
+    )
+
+
+def note(record: NoteState, api_base: str) -> Json:
+    """A ServiceNote; ``processNotifications`` is never returned."""
+    return {
+        "id": record.id,
+        "ticketId": record.ticket_id,
+        "text": record.text,
+        "detailDescriptionFlag": record.detail,
+        "internalAnalysisFlag": record.internal,
+        "resolutionFlag": record.resolution,
+        "issueFlag": False,
+        "member": {
+            "id": record.member_id,
+            "identifier": record.member_identifier,
+            "name": record.member_name,
+            "_info": {"member_href": f"{api_base}/system/members/{record.member_id}"},
+        },
+        "dateCreated": record.created,
+        "createdBy": record.member_identifier,
+        "internalFlag": record.internal,
+        "externalFlag": record.detail or record.resolution,
+        "_info": {"lastUpdated": record.created, "updatedBy": record.member_identifier},
+    }

@@ -4,6 +4,11 @@ A scenario YAML has a ``tenants:`` list; see ``config/scenarios/demo.yaml`` for 
 example. ``load_scenario`` turns every problem into a ``ConfigError`` naming the file and the
 field path (``tenants[1].roles[0].template``); ``generate_fleet`` builds large deterministic
 scenarios for benchmarks.
+
+A tenant with a ``service_desk:`` section is an MSP's own ConnectWise: its companies (one per
+customer), service boards with their statuses and types, and ticket priorities (ConnectWise's
+stock five unless given). Every tenant serves the ticket endpoints; without the section it simply
+has no companies or boards, so a ticket cannot be filed there.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from monitor.errors import ConfigError
 from monitor.simulator.catalog import ACCOUNTING_PACKAGES, find_function, find_screen
 
 Level = Literal["None", "My", "All"]
-RoleTemplate = Literal["mobius", "admin", "auditor", "none"]
+RoleTemplate = Literal["mobius", "admin", "auditor", "fixer", "tickets", "none"]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ItemFormat = Literal["id", "name", "category_name"]
 FaultKind = Literal[
     "status",
@@ -38,7 +44,15 @@ FaultKind = Literal[
     "wrong_shape",
     "connection_reset",
     "broken_paging",
+    "not_persisted",
+    "validation_error",
+    "error_after_write",
+    "timeout_after_write",
 ]
+# Faults that only make sense for a write; without ``methods`` they match every write method.
+WRITE_FAULT_KINDS = frozenset(
+    {"not_persisted", "validation_error", "error_after_write", "timeout_after_write"}
+)
 
 DEFAULT_CODEBASE = "v2025_1/"
 MOBIUS_CUSTOMIZE = ("Invoicing / Billing Status", "Invoicing / Tax Code")
@@ -92,34 +106,64 @@ DEFAULT_GL_CAPTIONS: dict[str, str] = {
 }
 
 
-def check_accounting_value(field: str, value: object) -> None:
-    """Raise ValueError unless ``value`` is valid for AccountingPackageSetup ``field``."""
+GL_CAPTION_MAX_LENGTH = 255  # spec: "Max length: 255;" on segmentN and cogsN
+
+
+class FieldValueError(ValueError):
+    """A value a record's field does not take. ``code`` is the ValidationError code a PATCH with
+    it is refused with (see ``responses.py``); scenario files show only the message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_accounting_value(field: str, value: object, *, nullable: bool = False) -> None:
+    """Raise FieldValueError unless ``value`` is valid for AccountingPackageSetup ``field``.
+
+    ``nullable``: the spec declares every flag and format nullable; a PATCH may clear one.
+    """
     if field not in COMPLIANT_ACCOUNTING:
-        raise ValueError(
+        raise FieldValueError(
+            "UnknownField",
             f"unknown AccountingPackageSetup field {field!r}; use one of "
-            f"{', '.join(COMPLIANT_ACCOUNTING)} (or 'package')"
+            f"{', '.join(COMPLIANT_ACCOUNTING)} (or 'package')",
         )
+    if value is None and nullable:
+        return
     allowed = ACCOUNTING_ENUMS.get(field)
     if allowed is not None:
+        if not isinstance(value, str):
+            raise FieldValueError(
+                "InvalidType", f"{field} must be one of {', '.join(allowed)}, got {value!r}"
+            )
         if value not in allowed:
-            raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
+            raise FieldValueError(
+                "InvalidValue", f"{field} must be one of {', '.join(allowed)}, got {value!r}"
+            )
     elif not isinstance(value, bool):
-        raise ValueError(f"{field} is a flag: use true or false, got {value!r}")
+        raise FieldValueError("InvalidType", f"{field} is a flag: use true or false, got {value!r}")
 
 
 def check_gl_value(field: str, value: object) -> None:
-    """Raise ValueError unless ``value`` is valid for GLCaption ``field``."""
+    """Raise FieldValueError unless ``value`` is valid for GLCaption ``field`` (None clears it)."""
     if field not in GL_FIELDS:
-        raise ValueError(
-            f"unknown GLCaption field {field!r}; use segment1..10, segment1type..10type, cogs1..10"
+        raise FieldValueError(
+            "UnknownField",
+            f"unknown GLCaption field {field!r}; use segment1..10, segment1type..10type, cogs1..10",
         )
     if value is None:
         return
     if field.endswith("type"):
         if value not in SEGMENT_TYPES:
-            raise ValueError(f"{field} must be Account or Class, got {value!r}")
+            code = "InvalidValue" if isinstance(value, str) else "InvalidType"
+            raise FieldValueError(code, f"{field} must be Account or Class, got {value!r}")
     elif not isinstance(value, str):
-        raise ValueError(f"{field} is a caption: use a string, got {value!r}")
+        raise FieldValueError("InvalidType", f"{field} is a caption: use a string, got {value!r}")
+    elif len(value) > GL_CAPTION_MAX_LENGTH:
+        raise FieldValueError(
+            "InvalidValue", f"{field} is at most {GL_CAPTION_MAX_LENGTH} characters"
+        )
 
 
 class _Strict(BaseModel):
@@ -188,21 +232,148 @@ class MemberSpec(_Strict):
 class Fault(_Strict):
     """A failure injected into the tenant's responses on endpoints matching ``endpoint``.
 
-    ``endpoint`` is a glob over the path after ``apis/3.0`` (``/system/mySecurity*``), or
-    ``/login/companyinfo/*``. ``times`` = apply to the next N matching requests (None: always).
-    ``status`` is the HTTP status for ``status``, ``html_error`` and ``broken_paging``.
+    ``endpoint`` is a glob over the path after ``apis/3.0`` (``/system/mySecurity*``,
+    ``/service/tickets/*/notes``), or ``/login/companyinfo/*``. ``methods`` limits it to those
+    HTTP methods (default: every method, and every write method for the write kinds).
+    ``times`` = apply to the next N matching requests (None: always). ``status`` is the HTTP
+    status for ``status``, ``html_error``, ``broken_paging`` and ``error_after_write``.
+
+    Write kinds: ``not_persisted`` answers as if written and keeps the old record;
+    ``validation_error`` refuses with 400 ``InvalidObject`` naming ``field`` and ``message``;
+    ``error_after_write`` persists the write, then answers ``status`` (500); and
+    ``timeout_after_write`` persists it, then holds the answer for ``seconds`` (0: until the
+    client gives up, at most a minute). A 409 Conflict is ``{kind: status, status: 409,
+    methods: [PATCH]}``. A write fault is used up by the next matching write whatever its outcome.
     """
 
     kind: FaultKind
     endpoint: str = "*"
+    methods: list[Method] | None = None
     times: int | None = Field(default=None, ge=1)
     status: int | None = Field(default=None, ge=100, le=599)
     retry_after: int = Field(default=30, ge=0)
     seconds: float = Field(default=0.0, ge=0)
+    field: str = ""
+    message: str = "The record could not be saved."
+
+    @model_validator(mode="after")
+    def _writes_only(self) -> Fault:
+        if self.kind in WRITE_FAULT_KINDS and self.methods is not None and "GET" in self.methods:
+            raise ValueError(f"fault kind {self.kind!r} applies to writes only; drop GET")
+        return self
+
+    def applies_to(self, method: str) -> bool:
+        if self.methods is not None:
+            return method in self.methods
+        return method != "GET" if self.kind in WRITE_FAULT_KINDS else True
 
     def effective_status(self) -> int:
-        defaults = {"status": 500, "html_error": 502, "broken_paging": 500}
+        defaults = {
+            "status": 500,
+            "html_error": 502,
+            "broken_paging": 500,
+            "error_after_write": 500,
+        }
+        if self.kind == "validation_error":
+            return 400  # a validation error is a 400 whatever ``status`` says
         return self.status if self.status is not None else defaults.get(self.kind, 200)
+
+
+class CompanySpec(_Strict):
+    """A customer company in the MSP's ConnectWise (``/company/companies``)."""
+
+    identifier: str = Field(min_length=1, max_length=25)
+    name: str = Field(min_length=1, max_length=50)
+    id: int | None = Field(default=None, ge=1)
+
+
+class StatusSpec(_Strict):
+    """A board status; ``closed`` is the API's ``closedStatus``, ``default`` its ``defaultFlag``."""
+
+    name: str = Field(min_length=1, max_length=50)
+    id: int | None = Field(default=None, ge=1)
+    closed: bool = False
+    default: bool = False
+    inactive: bool = False
+
+
+class NamedSpec(_Strict):
+    """A service type of a board, or a ticket priority."""
+
+    name: str = Field(min_length=1, max_length=50)
+    id: int | None = Field(default=None, ge=1)
+    default: bool = False
+
+
+class BoardSpec(_Strict):
+    """A service board. Without a status marked ``default``, the first status is the default."""
+
+    name: str = Field(min_length=1, max_length=50)
+    id: int | None = Field(default=None, ge=1)
+    inactive: bool = False
+    statuses: list[StatusSpec] = Field(min_length=1)
+    types: list[NamedSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _statuses(self) -> BoardSpec:
+        names = [s.name.casefold() for s in self.statuses]
+        if len(set(names)) != len(names):
+            raise ValueError(f"board {self.name!r}: status names must be unique within a board")
+        defaults = [s for s in self.statuses if s.default]
+        if len(defaults) > 1:
+            raise ValueError(f"board {self.name!r}: at most one status may be the default")
+        if any(s.closed or s.inactive for s in defaults or self.statuses[:1]):
+            raise ValueError(
+                f"board {self.name!r}: the default status (the first, unless one is marked "
+                "default) must be open and active"
+            )
+        type_names = [t.name.casefold() for t in self.types]
+        if len(set(type_names)) != len(type_names):
+            raise ValueError(f"board {self.name!r}: type names must be unique within a board")
+        return self
+
+
+# ConnectWise's stock priorities (a new tenant's Service Priority setup table).
+STOCK_PRIORITIES: tuple[tuple[str, bool], ...] = (
+    ("Priority 1 - Emergency Response", False),
+    ("Priority 2 - Quick Response", False),
+    ("Priority 3 - Normal Response", True),
+    ("Priority 4 - Schedule Maintenance", False),
+    ("Do Not Respond", False),
+)
+
+
+class ServiceDeskSpec(_Strict):
+    """The service desk of an MSP's own ConnectWise, where cwdrift files tickets."""
+
+    companies: list[CompanySpec] = Field(default_factory=list)
+    boards: list[BoardSpec] = Field(default_factory=list)
+    priorities: list[NamedSpec] = Field(
+        default_factory=lambda: [NamedSpec(name=n, default=d) for n, d in STOCK_PRIORITIES]
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> ServiceDeskSpec:
+        for what, keys in (
+            ("company identifiers", [c.identifier.casefold() for c in self.companies]),
+            ("board names", [b.name.casefold() for b in self.boards]),
+            ("priority names", [p.name.casefold() for p in self.priorities]),
+        ):
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"{what} must be unique (case-insensitive)")
+        for what, ids in (
+            ("company ids", [c.id for c in self.companies]),
+            ("board ids", [b.id for b in self.boards]),
+            ("status ids", [s.id for b in self.boards for s in b.statuses]),
+            ("type ids", [t.id for b in self.boards for t in b.types]),
+            ("priority ids", [p.id for p in self.priorities]),
+        ):
+            given = [i for i in ids if i is not None]
+            if len(set(given)) != len(given):
+                raise ValueError(f"{what} must be unique")
+        if sum(p.default for p in self.priorities) > 1:
+            raise ValueError("at most one priority may be the default")
+        return self
 
 
 class TenantSpec(_Strict):
@@ -218,6 +389,7 @@ class TenantSpec(_Strict):
     faults: list[Fault] = Field(default_factory=list)
     latency: float = Field(default=0.0, ge=0)
     require_client_id: bool = True
+    service_desk: ServiceDeskSpec | None = None
 
     @field_validator("codebase")
     @classmethod

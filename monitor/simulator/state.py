@@ -4,14 +4,20 @@
 read and write goes through one re-entrant lock. Mutators act as a person in the ConnectWise UI
 would: they change a record and stamp its ``_info`` (``lastUpdated``, ``updatedBy``) using the
 injected clock, so freezegun-driven tests get deterministic stamps.
+
+Writes through the API (PATCH, POST) run inside ``writing()``, which undoes them when they are
+refused half-way or when a ``not_persisted`` fault says the write must not land. Every write
+API request is counted per tenant, endpoint and method (``write_counts``), whatever its outcome,
+so a test can assert that a dry run wrote nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import secrets
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +32,7 @@ from monitor.simulator.catalog import (
     find_function,
     find_screen,
 )
+from monitor.simulator.desk import ServiceDesk, TicketState, build_desk
 from monitor.simulator.scenario import (
     COMPLIANT_ACCOUNTING,
     DEFAULT_GL_CAPTIONS,
@@ -74,6 +81,26 @@ AUDITOR_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("System", "Table Setup"): {"inquire": "All"},
     ("Finance", "Accounting Interface"): {"inquire": "All"},
 }
+# cwdrift's fix member: the auditor's reads plus Edit where remediation PATCHes (the accounting
+# setup and GL captions: Accounting Interface; an API member's role: Member Maintenance).
+FIXER_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
+    **AUDITOR_PERMISSIONS,
+    ("System", "Member Maintenance"): {"inquire": "All", "edit": "All"},
+    ("Finance", "Accounting Interface"): {"inquire": "All", "edit": "All"},
+}
+# cwdrift's ticket member in the MSP's own ConnectWise (connectwise-audit-tickets.md §4.6).
+TICKETS_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
+    ("Service Desk", "Service Tickets"): {"add": "All", "edit": "All", "inquire": "All"},
+    ("Companies", "Company Maintenance"): {"inquire": "All"},
+}
+TEMPLATE_PERMISSIONS: dict[str, dict[tuple[str, str], dict[str, str]]] = {
+    "mobius": MOBIUS_PERMISSIONS,
+    "auditor": AUDITOR_PERMISSIONS,
+    "fixer": FIXER_PERMISSIONS,
+    "tickets": TICKETS_PERMISSIONS,
+}
+# The TenantState fields an API write may change: ``writing()`` saves and restores these.
+WRITABLE_FIELDS = ("members", "accounting", "package", "accounting_info", "gl", "gl_info", "desk")
 
 
 class SimulatorStateError(ValueError):
@@ -132,6 +159,11 @@ class MemberState:
     def __repr__(self) -> str:  # keep private keys out of reprs and assertion output
         return f"MemberState(id={self.id}, identifier={self.identifier!r}, role_id={self.role_id})"
 
+    def set_inactive(self, inactive: bool, stamp: dict[str, str]) -> None:
+        self.inactive = inactive
+        self.info = stamp
+        self.inactive_date = stamp["lastUpdated"] if inactive else None
+
 
 @dataclass
 class FaultState:
@@ -156,6 +188,7 @@ class TenantState:
     gl: dict[str, str | None]
     gl_info: dict[str, str]
     faults: list[FaultState] = field(default_factory=list)
+    desk: ServiceDesk = field(default_factory=ServiceDesk)
 
     def role_named(self, name: str) -> RoleState:
         for role in self.roles.values():
@@ -165,6 +198,9 @@ class TenantState:
             f"tenant {self.company_id!r} has no role {name!r} "
             f"(roles: {', '.join(r.name for r in self.roles.values())})"
         )
+
+    def member_by_id(self, member_id: int) -> MemberState | None:
+        return next((m for m in self.members.values() if m.id == member_id), None)
 
     def member(self, identifier: str) -> MemberState:
         try:
@@ -190,8 +226,7 @@ class RequestRecord:
 def _template_levels(template: str, mf: ModuleFunction) -> dict[str, str]:
     if template == "admin":
         return dict.fromkeys(OPS, "All")
-    table = {"mobius": MOBIUS_PERMISSIONS, "auditor": AUDITOR_PERMISSIONS}.get(template, {})
-    granted = table.get((mf.module, mf.function), {})
+    granted = TEMPLATE_PERMISSIONS.get(template, {}).get((mf.module, mf.function), {})
     return {op: granted.get(op, "None") for op in OPS}
 
 
@@ -277,6 +312,7 @@ def _build_tenant(spec: TenantSpec) -> TenantState:
         gl=dict(DEFAULT_GL_CAPTIONS if spec.gl_captions is None else spec.gl_captions),
         gl_info=_stamp("admin1"),
         faults=[FaultState(f, f.times) for f in spec.faults],
+        desk=build_desk(spec.service_desk),
     )
 
 
@@ -294,14 +330,17 @@ class SimulatorState:
         self._scenario = scenario
         self._tenants = {t.company_id.casefold(): _build_tenant(t) for t in scenario.tenants}
         self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._writes: Counter[tuple[str | None, str, str]] = Counter()
 
     def reset(self) -> None:
-        """Back to the scenario as loaded: undo every mutation and fault, clear the request log."""
+        """Back to the scenario as loaded: undo every mutation and fault, clear the request log
+        and the write counts."""
         with self._lock:
             self._tenants = {
                 t.company_id.casefold(): _build_tenant(t) for t in self._scenario.tenants
             }
             self._requests.clear()
+            self._writes.clear()
 
     # -- reading (used by the app) -------------------------------------------------------
 
@@ -347,13 +386,14 @@ class SimulatorState:
                         return None if member.inactive else member
             return None
 
-    def matching_faults(self, company_id: str, path: str) -> list[FaultState]:
+    def matching_faults(self, company_id: str, path: str, method: str = "GET") -> list[FaultState]:
         with self._lock:
             tenant = self.tenant(company_id)
             return [
                 fs
                 for fs in tenant.faults
                 if (fs.remaining is None or fs.remaining > 0)
+                and fs.fault.applies_to(method)
                 and fnmatch.fnmatchcase(path, fs.fault.endpoint)
             ]
 
@@ -384,6 +424,75 @@ class SimulatorState:
         with self._lock:
             self._requests.clear()
 
+    # -- writes through the API -----------------------------------------------------------
+
+    def count_write(self, company_id: str | None, endpoint: str, method: str) -> None:
+        """Count one write request (``endpoint`` as documented: ``/service/tickets/{id}``)."""
+        with self._lock:
+            self._writes[(company_id, endpoint, method)] += 1
+
+    def write_counts(self) -> list[dict[str, Any]]:
+        """``[{"company_id", "endpoint", "method", "count"}]`` of every write request so far,
+        ordered by tenant (None, for requests naming no known tenant, first), endpoint, method."""
+        with self._lock:
+            return [
+                {"company_id": company, "endpoint": endpoint, "method": method, "count": count}
+                for (company, endpoint, method), count in sorted(
+                    self._writes.items(), key=lambda item: (item[0][0] or "", *item[0][1:])
+                )
+            ]
+
+    def writes(
+        self,
+        company_id: str | None = None,
+        *,
+        endpoint: str | None = None,
+        method: str | None = None,
+    ) -> int:
+        """How many write requests matched (every argument left None matches anything)."""
+        wanted = None if company_id is None else company_id.casefold()
+        with self._lock:
+            return sum(
+                count
+                for (company, path, verb), count in self._writes.items()
+                if (wanted is None or (company or "").casefold() == wanted)
+                and (endpoint is None or path == endpoint)
+                and (method is None or verb == method.upper())
+            )
+
+    def clear_writes(self) -> None:
+        with self._lock:
+            self._writes.clear()
+
+    def now_iso(self) -> str:
+        """The injected clock, as ``_info.lastUpdated`` shows it."""
+        return iso_z(self._now())
+
+    @contextmanager
+    def writing(self, tenant: TenantState, *, persist: bool = True) -> Iterator[None]:
+        """Hold the lock for one API write; undo it if it raises, or when ``persist`` is False.
+
+        Undoing restores ``WRITABLE_FIELDS`` (new objects: references taken inside are stale),
+        except that ids handed out stay used, as a database sequence's do.
+        """
+        with self._lock:
+            saved = {name: copy.deepcopy(getattr(tenant, name)) for name in WRITABLE_FIELDS}
+            try:
+                yield
+            except BaseException:
+                self._restore(tenant, saved)
+                raise
+            if not persist:
+                self._restore(tenant, saved)
+
+    @staticmethod
+    def _restore(tenant: TenantState, saved: dict[str, Any]) -> None:
+        desk: ServiceDesk = saved["desk"]
+        desk.next_ticket_id = tenant.desk.next_ticket_id
+        desk.next_note_id = tenant.desk.next_note_id
+        for name, value in saved.items():
+            setattr(tenant, name, value)
+
     def summary(self) -> list[dict[str, Any]]:
         """A plain-data overview of every tenant (for ``GET /_sim/tenants``); no keys."""
         with self._lock:
@@ -409,6 +518,11 @@ class SimulatorState:
                     "faults": [
                         {**fs.fault.model_dump(), "remaining": fs.remaining} for fs in t.faults
                     ],
+                    "service_desk": {
+                        "companies": [c.identifier for c in t.desk.companies],
+                        "boards": [b.name for b in t.desk.boards],
+                        "tickets": len(t.desk.tickets),
+                    },
                 }
                 for t in self._tenants.values()
             ]
@@ -499,10 +613,9 @@ class SimulatorState:
         self, company_id: str, member_identifier: str, inactive: bool = True, *, by: str = "admin1"
     ) -> None:
         with self._lock:
-            member = self.tenant(company_id).member(member_identifier)
-            member.inactive = inactive
-            member.info = self._stamp_now(by)
-            member.inactive_date = member.info["lastUpdated"] if inactive else None
+            self.tenant(company_id).member(member_identifier).set_inactive(
+                inactive, self._stamp_now(by)
+            )
 
     def set_segment(
         self,
@@ -531,6 +644,41 @@ class SimulatorState:
                 tenant.gl[f"segment{n}type"] = type
             tenant.gl_info = self._stamp_now(by)
 
+    def set_ticket_status(
+        self, company_id: str, ticket_id: int, status: str | int, *, by: str = "admin1"
+    ) -> None:
+        """A technician moves a ticket to another status of its board (by name or id) in the UI;
+        a closed status closes it (``closedBy`` = ``by``), an open one reopens it."""
+        with self._lock:
+            ticket = self._ticket(company_id, ticket_id)
+            board = self.tenant(company_id).desk.board(ticket.board_id)
+            wanted = status.casefold() if isinstance(status, str) else status
+            target = next(
+                (s for s in board.statuses if wanted in (s.id, s.name.casefold())),
+                None,
+            )
+            if target is None:
+                raise SimulatorStateError(
+                    f"board {board.name!r} has no status {status!r} "
+                    f"(statuses: {', '.join(s.name for s in board.statuses)})"
+                )
+            stamp = self._stamp_now(by)
+            ticket.move_to(target, by=by, when=stamp["lastUpdated"])
+            ticket.info.update(stamp)
+
+    def _ticket(self, company_id: str, ticket_id: int) -> TicketState:
+        ticket = self.tenant(company_id).desk.tickets.get(ticket_id)
+        if ticket is None:
+            raise SimulatorStateError(f"tenant {company_id!r} has no ticket {ticket_id}")
+        return ticket
+
+    def tickets(self, company_id: str) -> list[dict[str, Any]]:
+        """Every ticket of a tenant with its notes, as plain data, including what the API never
+        returns (``processNotifications``, the ``initial*`` texts)."""
+        with self._lock:
+            desk = self.tenant(company_id).desk
+            return [_ticket_view(desk.tickets[i], desk) for i in sorted(desk.tickets)]
+
     def add_fault(self, company_id: str, fault: Fault) -> None:
         with self._lock:
             self.tenant(company_id).faults.append(FaultState(fault, fault.times))
@@ -549,3 +697,39 @@ class SimulatorState:
             tenants = self._tenants.values() if company_id is None else [self.tenant(company_id)]
             for tenant in tenants:
                 tenant.latency = seconds
+
+
+def _ticket_view(ticket: TicketState, desk: ServiceDesk) -> dict[str, Any]:
+    board = desk.board(ticket.board_id)
+    ticket_type = next((t for t in board.types if t.id == ticket.type_id), None)
+    return {
+        "id": ticket.id,
+        "summary": ticket.summary,
+        "board": board.name,
+        "status": board.status(ticket.status_id).name,
+        "closedFlag": ticket.closed,
+        "closedDate": ticket.closed_date,
+        "closedBy": ticket.closed_by,
+        "company": desk.company(ticket.company_id).identifier,
+        "type": ticket_type.name if ticket_type else None,
+        "priority": desk.priority(ticket.priority_id).name,
+        "externalXRef": ticket.external_xref,
+        "processNotifications": ticket.process_notifications,
+        "initialDescription": ticket.initial_description,
+        "initialInternalAnalysis": ticket.initial_internal_analysis,
+        "initialResolution": ticket.initial_resolution,
+        "_info": dict(ticket.info),
+        "notes": [
+            {
+                "id": note.id,
+                "text": note.text,
+                "detailDescriptionFlag": note.detail,
+                "internalAnalysisFlag": note.internal,
+                "resolutionFlag": note.resolution,
+                "processNotifications": note.process_notifications,
+                "createdBy": note.member_identifier,
+                "dateCreated": note.created,
+            }
+            for note in ticket.notes
+        ],
+    }

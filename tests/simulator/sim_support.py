@@ -1,4 +1,4 @@
-"""Helpers for the simulator tests: credentials, scenarios and a GET shortcut."""
+"""Helpers for the simulator tests: credentials, scenarios and GET/PATCH/POST shortcuts."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ class Keys:
 ACME = Keys("acme", "acmepub00000001", "fake-acme-private-key-0001")
 ACME_AUDITOR = Keys("acme", "acmeaudit0000001", "fake-acme-audit-private-0001")
 GLOBEX = Keys("globex", "globexpub000001", "fake-globex-private-key-0001")
+GLOBEX_FIX = Keys("globex", "globexfix000001", "fake-globex-fix-private-0001")  # may Edit
+INITECH_FIX = Keys("initech", "initechfix00001", "fake-initech-fix-private-0001")  # may not
+NORTHWIND = Keys("northwind", "northwindtix001", "fake-northwind-tickets-private-0001")
 
 
 def demo_scenario() -> Scenario:
@@ -51,3 +54,20 @@ def get(
 ) -> httpx.Response:
     """GET an API path as ``keys`` (with a clientId), relative to the tenant's ``apis/3.0``."""
     return http.get(sim.api_url(keys.company_id) + path, headers=keys.headers(), params=params)
+
+
+def patch(
+    http: httpx.Client, sim: RunningSimulator, path: str, body: object, keys: Keys = GLOBEX_FIX
+) -> httpx.Response:
+    """PATCH an API path as ``keys`` with a JSON body (normally a list of operations)."""
+    return http.patch(sim.api_url(keys.company_id) + path, headers=keys.headers(), json=body)
+
+
+def post(
+    http: httpx.Client, sim: RunningSimulator, path: str, body: object, keys: Keys = NORTHWIND
+) -> httpx.Response:
+    return http.post(sim.api_url(keys.company_id) + path, headers=keys.headers(), json=body)
+
+
+def replace(path: str, value: object) -> dict[str, object]:
+    return {"op": "replace", "path": path, "value": value}

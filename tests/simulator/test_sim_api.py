@@ -111,14 +111,14 @@ def test_tenant_codebase_and_v4_6_release_are_served(
     assert response.status_code == status
 
 
-def test_unknown_path_and_wrong_case_are_404_and_writes_are_405(
+def test_unknown_path_and_wrong_case_are_404_and_read_only_writes_are_405(
     sim: RunningSimulator, http: httpx.Client
 ) -> None:
     assert get(http, sim, "/system/nothing").status_code == 404
     assert get(http, sim, "/System/Info").status_code == 404
     assert get(http, sim, "/system/securityRoles", ACME_AUDITOR).status_code == 404
     patch = http.patch(
-        f"{sim.api_url('acme')}/finance/accountingPackageSetup/1", headers=ACME.headers(), json=[]
+        f"{sim.api_url('acme')}/system/securityRoles/27/settings", headers=ACME.headers(), json=[]
     )
     assert patch.status_code == 405
     assert patch.json()["code"] == "MethodNotAllowed"

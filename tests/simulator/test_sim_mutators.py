@@ -278,7 +278,13 @@ def test_control_api_summary_requests_and_reset(sim: RunningSimulator, http: htt
     summary = http.get(f"{sim.url}/_sim/tenants").json()
     logged = http.get(f"{sim.url}/_sim/requests").json()
     acme = next(t for t in summary if t["company_id"] == "acme")
-    assert [t["company_id"] for t in summary] == ["acme", "globex", "initech", "umbrella"]
+    assert [t["company_id"] for t in summary] == [
+        "acme",
+        "globex",
+        "initech",
+        "umbrella",
+        "northwind",
+    ]
     assert {m["identifier"]: m["role"] for m in acme["members"]} == {
         "GozyntaAPI": "Gozynta API",
         "CwdriftAudit": "Cwdrift Auditor",

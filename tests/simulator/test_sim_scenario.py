@@ -21,15 +21,40 @@ def test_every_bundled_scenario_loads(path: Path) -> None:
     assert state.company_ids() == [t.company_id for t in loaded.tenants]
 
 
-def test_demo_has_the_four_promised_tenants() -> None:
+def test_demo_has_the_promised_tenants() -> None:
     demo = load_scenario(SCENARIOS / "demo.yaml")
     state = SimulatorState(demo)
-    acme, globex, initech = (state.tenant(c) for c in ("acme", "globex", "initech"))
+    acme, globex, initech, msp = (
+        state.tenant(c) for c in ("acme", "globex", "initech", "northwind")
+    )
     invoicing = initech.role_named("Gozynta API").setting("Finance", "Invoicing")
-    assert [t.company_id for t in demo.tenants] == ["acme", "globex", "initech", "umbrella"]
+    assert [t.company_id for t in demo.tenants] == [
+        "acme",
+        "globex",
+        "initech",
+        "umbrella",
+        "northwind",
+    ]
     assert {m.identifier for m in acme.members.values()} == {"GozyntaAPI", "CwdriftAudit"}
     assert globex.accounting["transferExpensesAsBillFlag"] is True
     assert invoicing.levels == {"add": "None", "edit": "All", "delete": "None", "inquire": "All"}
+    # remediation: globex's fix member may edit, initech's may not
+    fixers = [t.roles[t.member("CwdriftFix").role_id] for t in (globex, initech)]
+    assert [r.level("Finance", "Accounting Interface", "edit") for r in fixers] == ["All", "None"]
+    assert [r.level("System", "Member Maintenance", "edit") for r in fixers] == ["All", "None"]
+    # tickets: the MSP's board, its statuses, a company per customer tenant
+    alerts = next(b for b in msp.desk.boards if b.name == "Alerts")
+    assert [(s.name, s.default, s.closed) for s in alerts.statuses if not s.inactive] == [
+        ("New", True, False),
+        ("In Progress", False, False),
+        (">Closed", False, True),
+    ]
+    assert {c.identifier for c in msp.desk.companies} >= {"Acme", "Globex", "Initech", "Umbrella"}
+    ticket_role = msp.roles[msp.member("CwdriftTickets").role_id]
+    assert {
+        op: ticket_role.level("Service Desk", "Service Tickets", op)
+        for op in ("add", "edit", "inquire")
+    } == dict.fromkeys(("add", "edit", "inquire"), "All")
 
 
 def test_catalog_has_the_required_rows_and_screens() -> None:
@@ -127,6 +152,43 @@ TENANT = """tenants:
             TENANT.replace("template: mobius}", "customize: [Billing Status]}"),
             "tenants[0].roles[0].customize",
             "Category / Name",
+        ),
+        (
+            TENANT + "    faults: [{kind: not_persisted, methods: [GET]}]\n",
+            "tenants[0].faults[0]",
+            "writes only",
+        ),
+        (
+            TENANT + "    faults: [{kind: status, methods: [FETCH]}]\n",
+            "tenants[0].faults[0].methods[0]",
+            "PATCH",
+        ),
+        (
+            TENANT + "    service_desk: {boards: [{name: B, statuses: []}]}\n",
+            "tenants[0].service_desk.boards[0].statuses",
+            "at least 1",
+        ),
+        (
+            TENANT
+            + "    service_desk:\n      boards: [{name: B, statuses: [{name: X, closed: true}]}]\n",
+            "tenants[0].service_desk.boards[0]",
+            "must be open and active",
+        ),
+        (
+            TENANT + "    service_desk: {boards: [{name: B, statuses: [{name: N}, {name: n}]}]}\n",
+            "tenants[0].service_desk.boards[0]",
+            "unique within a board",
+        ),
+        (
+            TENANT + "    service_desk:\n      companies: [{identifier: A, name: A}, "
+            "{identifier: a, name: A}]\n",
+            "tenants[0].service_desk",
+            "company identifiers must be unique",
+        ),
+        (
+            TENANT + "    service_desk: {companies: [{identifier: A}]}\n",
+            "tenants[0].service_desk.companies[0].name",
+            "Field required",
         ),
         (TENANT + TENANT.removeprefix("tenants:\n"), "(top level)", "unique"),
         ("- just\n- a list\n", "(top level)", "mapping"),
