@@ -6,6 +6,8 @@
     deliver.dispatch         send what the outbox holds, record each outcome
     report.send_report_if_due  the weekly report, once per week, through the outbox
     housekeeping.prune       retention; the open-findings gauge
+    preview.preview_baseline which tenant x rule a baseline change would flip, on the stored
+                             snapshots (no ConnectWise request); preview_reload for SIGHUP
 
 None of them knows how a check is scheduled (that is ``monitor.daemon``).
 """
