@@ -163,7 +163,7 @@ def _rebuild_late(
     claim: Claim, group: NotificationGroup, sender: Sender, now: datetime
 ) -> Mapping[str, Any] | Superseded:
     """A once-failed message as it goes out now: marked late, without what newer ones said."""
-    assert claim.late is not None and claim.created_at is not None  # callers check late
+    assert claim.late is not None  # callers check
     decided = resend(group, written_at=claim.created_at, now=now, newer=claim.late.newer)
     if isinstance(decided, Superseded):
         return decided

@@ -79,8 +79,8 @@ class Claim:
     kind: str
     attempts: int
     payload: str
-    tenant_id: str = ""
-    created_at: datetime | None = None
+    tenant_id: str
+    created_at: datetime
     late: LateClaim | None = None
 
 
@@ -339,20 +339,24 @@ def _late(session: Session, row: OutboxMessage) -> LateClaim:
         )
         .order_by(col(OutboxMessage.id))
     ).all()
-    newer = tuple(
-        Newer(
-            outbox_id=newer_id,
-            sent_at=ensure_utc(sent_at),
-            alert_keys=frozenset(event.alert_key for event in _group(notification).events),
-        )
-        for newer_id, sent_at, notification in sent_since
-        if newer_id is not None and sent_at is not None and notification is not None
-    )
-    return LateClaim(group=_group(row.notification), newer=newer)
+    newer = []
+    for newer_id, sent_at, notification in sent_since:
+        group = _group(notification)
+        if newer_id is not None and sent_at is not None and group is not None:
+            keys = frozenset(event.alert_key for event in group.events)
+            newer.append(Newer(outbox_id=newer_id, sent_at=ensure_utc(sent_at), alert_keys=keys))
+    return LateClaim(group=_group(row.notification), newer=tuple(newer))
 
 
-def _group(notification: str) -> NotificationGroup:
-    return NotificationGroup.from_dict(json.loads(notification))
+def _group(notification: str | None) -> NotificationGroup | None:
+    """The stored group; None if there is none or it cannot be read (then the row is resent as
+    it was: a damaged row must not stop the dispatcher's claims)."""
+    if notification is None:
+        return None
+    try:
+        return NotificationGroup.from_dict(json.loads(notification))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def record_delivery(

@@ -5,6 +5,10 @@ message's notification group (JSON), from which a late message is rebuilt withou
 newer messages already covered. Rows written before this revision have none and are resent as
 they are. The index serves the per-tenant, per-channel ordering of the dispatcher.
 
+Rows that had already failed for good become ``rejected``: the channel's next success retries
+``failed`` rows, and messages that failed before the upgrade, perhaps weeks ago, and cannot be
+marked as late, should not reach a channel unasked. ``cwdrift alerts retry`` still sends them.
+
 Revision ID: 0006_delivery
 Revises: 0005_cluster
 """
@@ -27,6 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("notification", sa.Text(), nullable=True))
     op.create_index("ix_outbox_tenant_channel", "outbox", ["tenant_id", "channel", "id"])
+    op.execute("UPDATE outbox SET status = 'rejected' WHERE status = 'failed'")
 
 
 def downgrade() -> None:
