@@ -110,13 +110,17 @@ def history(
 def _rule_keys(session: Any, tenant: str, rule: str) -> tuple[str, ...]:
     keys = rule_keys(session, tenant, rule)
     if keys is None:
-        raise ConfigError(
-            f"rule {rule!r} has never been evaluated for {tenant}",
-            location="--rule",
-            fix=f"the findings of `cwdrift show --tenant {tenant}` name each rule id "
-            "(or see config/baseline.yaml)",
-        )
+        raise _never_evaluated(tenant, rule)
     return keys
+
+
+def _never_evaluated(tenant: str, rule: str) -> ConfigError:
+    return ConfigError(
+        f"rule {rule!r} has never been evaluated for {tenant}",
+        location="--rule",
+        fix=f"the findings of `cwdrift show --tenant {tenant}` name each rule id "
+        "(or see config/baseline.yaml)",
+    )
 
 
 @commands.command()
@@ -149,9 +153,10 @@ def show(
     with db.session() as session:
         snapshot = snapshot_at(session, tenant, moment)
         findings = findings_at(session, tenant, moment)
+        # The keys each rule read at its latest evaluation (also for --at: they rarely move).
         read = keys_by_rule(session, tenant)
-        if rule is not None:
-            _rule_keys(session, tenant, rule)  # a clear error for a rule never evaluated
+    if rule is not None and rule not in read:
+        raise _never_evaluated(tenant, rule)
     keys: set[str] | None = None  # the settings the selected findings read (None: all)
     if rule is not None or failing:
         findings = {
@@ -169,7 +174,8 @@ def show(
     settings = _selected_settings(snapshot, keys, setting)
     unknown = _selected_unknown(snapshot, keys, setting)
     if setting:  # only the findings of rules that read a setting shown
-        shown = set(settings) | {k for k in read_keys(read) if section_of(k) in unknown}
+        every_key = {k for keys_read in read.values() for k in keys_read}
+        shown = set(settings) | {k for k in every_key if section_of(k) in unknown}
         findings = {r: f for r, f in findings.items() if shown & set(read.get(r, ()))}
     finding_rows = {rule_id: _finding_dict(info) for rule_id, info in findings.items()}
     if as_json:
@@ -186,10 +192,6 @@ def show(
         )
         return
     _print_show(tenant, moment, snapshot, settings, unknown, finding_rows)
-
-
-def read_keys(read: dict[str, tuple[str, ...]]) -> set[str]:
-    return {k for keys in read.values() for k in keys}
 
 
 def _selected_settings(
