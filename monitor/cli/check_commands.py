@@ -158,9 +158,8 @@ def baseline_validate(
             {"baseline": str(baseline.source), "version": baseline.version, "rules": rules}
         )
         return
-    table = render.table(
-        f"{baseline.source}: OK ({len(rules)} rules)", ("rule id", "severity", "kind")
-    )
+    render.out.print(f"{baseline.source}: OK ({len(rules)} rules)", soft_wrap=True)
+    table = render.table("rules", ("rule id", "severity", "kind"))
     for rule in rules:
         table.add_row(render.cell(rule["id"]), rule["severity"], rule["kind"])
     render.out.print(table)
