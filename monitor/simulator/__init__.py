@@ -16,7 +16,9 @@ What is simulated (as documented; see ../shared/connectwise-api.md):
   simple ``conditions`` (``=``/``!=``/``<``/``>`` joined by ``AND``; 400 ``InvalidObject``
   otherwise); ``fields`` and ``orderBy`` are ignored (full rows, ordered by id).
 * Faults per tenant and path glob: status, rate_limit (429 + ``Retry-After``), latency,
-  malformed_json, html_error, wrong_shape, connection_reset, broken_paging; and per-tenant latency.
+  malformed_json, html_error, wrong_shape, connection_reset, broken_paging, mangle (a field
+  left out, ``null`` or of another type, a list emptied, truncated or with rows twice, an unknown
+  field added: ``mangle.py``); and per-tenant latency.
 
 Assumptions (not documented by ConnectWise; verify on a live tenant):
 

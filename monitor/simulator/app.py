@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from monitor.simulator import render
 from monitor.simulator.catalog import SETUP_SCREENS
 from monitor.simulator.control import control_routes
+from monitor.simulator.mangle import mangle_body
 from monitor.simulator.query import QueryError, filter_rows, link_header, page_of, parse_conditions
 from monitor.simulator.state import (
     FaultState,
@@ -435,6 +436,17 @@ def _fault_response(fault_state: FaultState, answer: Callable[[], Response]) -> 
         return _ResetResponse()
     normal = answer()
     body = bytes(normal.body)
+    if fault.kind == "mangle":
+        if normal.status_code != 200 or fault.mangle is None:
+            return normal  # only a successful answer's body is rewritten
+        mangled = Response(
+            _json_bytes(mangle_body(json.loads(body), fault.mangle)),
+            200,
+            media_type="application/json",
+        )
+        if "link" in normal.headers:
+            mangled.headers["Link"] = normal.headers["link"]
+        return mangled
     if fault.kind == "malformed_json":
         return Response(body[: max(1, len(body) // 2)], 200, media_type="application/json")
     # wrong_shape: an object where a list is expected (and a list where an object is)

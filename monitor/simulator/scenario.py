@@ -25,6 +25,7 @@ from pydantic import (
 
 from monitor.errors import ConfigError
 from monitor.simulator.catalog import ACCOUNTING_PACKAGES, find_function, find_screen
+from monitor.simulator.mangle import Mangle
 
 Level = Literal["None", "My", "All"]
 RoleTemplate = Literal["mobius", "admin", "auditor", "none"]
@@ -38,6 +39,7 @@ FaultKind = Literal[
     "wrong_shape",
     "connection_reset",
     "broken_paging",
+    "mangle",
 ]
 
 DEFAULT_CODEBASE = "v2025_1/"
@@ -191,6 +193,7 @@ class Fault(_Strict):
     ``endpoint`` is a glob over the path after ``apis/3.0`` (``/system/mySecurity*``), or
     ``/login/companyinfo/*``. ``times`` = apply to the next N matching requests (None: always).
     ``status`` is the HTTP status for ``status``, ``html_error`` and ``broken_paging``.
+    ``mangle`` rewrites the body of a successful answer (kind ``mangle``; see simulator/mangle.py).
     """
 
     kind: FaultKind
@@ -199,6 +202,13 @@ class Fault(_Strict):
     status: int | None = Field(default=None, ge=100, le=599)
     retry_after: int = Field(default=30, ge=0)
     seconds: float = Field(default=0.0, ge=0)
+    mangle: Mangle | None = None
+
+    @model_validator(mode="after")
+    def _mangle_given(self) -> Fault:
+        if (self.kind == "mangle") != (self.mangle is not None):
+            raise ValueError("a 'mangle' fault needs a mangle, and only a 'mangle' fault has one")
+        return self
 
     def effective_status(self) -> int:
         defaults = {"status": 500, "html_error": 502, "broken_paging": 500}
