@@ -284,3 +284,19 @@ def test_mangle_through_the_control_api(sim: RunningSimulator, http: httpx.Clien
     }
     assert http.post(f"{sim.url}/_sim/tenants/acme/faults", json=fault).status_code == 200
     assert all("identifier" not in row for row in get(http, sim, "/system/apiMembers").json())
+
+
+def test_several_mangles_of_one_endpoint_all_apply_in_order(
+    sim: RunningSimulator, http: httpx.Client
+) -> None:
+    for change in (
+        Mangle(op="drop", field="includeSalesTaxFlag"),
+        Mangle(op="set", field="inventorySOHFlag", value="true"),
+        Mangle(op="duplicate"),
+    ):
+        sim.state.add_fault(
+            "acme", Fault(kind="mangle", endpoint="/finance/accountingPackageSetup", mangle=change)
+        )
+    body = get(http, sim, "/finance/accountingPackageSetup").json()
+    assert len(body) == 2 and body[0] == body[1]
+    assert "includeSalesTaxFlag" not in body[0] and body[0]["inventorySOHFlag"] == "true"
