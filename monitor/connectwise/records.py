@@ -22,9 +22,10 @@ What an unexpected answer means, decided once here and documented on each model:
   exception is the GL segment captions: ConnectWise omits unused segments (§3.10, §8), so there
   a missing or ``null`` caption means "not set".
 * **an empty list** is data only where ConnectWise really answers one: no API member of that
-  identifier (:data:`EMPTY_IS_DATA`), or a role with no Table Setup customize item. Anywhere
-  else (a permission list, the setup-screen catalogue, the accounting setup, the GL captions;
-  :data:`NEVER_EMPTY`) it makes that section of the snapshot unknown.
+  identifier (the request filters on it), or a role with no Table Setup customize item.
+  ConnectWise always fills the others (a role has a row per module function, every tenant has
+  the setup-table catalogue, one accounting setup record and one GL caption record [INF, §8]),
+  so there an empty list makes that section of the snapshot unknown (:func:`empty_reason`).
 
 These choices follow the spec; where a payload captured from a real tenant shows otherwise
 (for example that ``null`` flags are common and mean "off"), change them here and in the README.
@@ -47,20 +48,11 @@ InvoiceFormat = Literal["Default", "Condensed", "Detailed"]
 ExpenseFormat = Literal["Default", "Condensed"]
 
 MY_SECURITY = "/system/mySecurity"
-ROLE_SETTINGS = "/system/securityRoles/{id}/settings"
-ROLE = "/system/securityroles/{id}"
 API_MEMBERS = "/system/apiMembers"
 CUSTOMIZE_ITEMS = "/system/mySecurity/customizeItems/"
 SETUP_SCREENS = "/system/setupScreens"
 ACCOUNTING_SETUP = "/finance/accountingPackageSetup"
 GL_CAPTIONS = "/finance/glCaptions"
-
-# Lists where an empty answer is a fact: no member has that identifier (the request filters
-# on it), or the role allows no Table Setup customize item.
-EMPTY_IS_DATA = frozenset({API_MEMBERS, CUSTOMIZE_ITEMS})
-# Lists ConnectWise always fills: a role has a row per module function, every tenant has the
-# setup-table catalogue, one accounting setup record and one GL caption record [INF, §8].
-NEVER_EMPTY = frozenset({MY_SECURITY, ROLE_SETTINGS, SETUP_SCREENS, ACCOUNTING_SETUP, GL_CAPTIONS})
 
 _MAX_SHOWN = 24  # characters of an unexpected value quoted in a reason
 
@@ -80,9 +72,8 @@ class Problem:
     """Why a field holds no usable value: ``missing``, ``null`` or ``wrong`` (type or value)."""
 
     kind: Literal["missing", "null", "wrong"]
-    reason: (
-        str  # "ConnectWise did not return includeSalesTaxFlag on /finance/accountingPackageSetup"
-    )
+    # e.g. "ConnectWise did not return includeSalesTaxFlag on /finance/accountingPackageSetup"
+    reason: str
 
 
 def describe(value: object) -> str:
@@ -201,7 +192,12 @@ class Record(BaseModel):
                 continue
             wrong[name] = f"{describe(data.get(key))}, not {_expected(error)}"
             cleaned.pop(key, None)
-        return cls.model_validate(cleaned), wrong
+        try:
+            return cls.model_validate(cleaned), wrong
+        except ValidationError as again:  # not expected: every defective field was removed
+            raise _unidentified(
+                f"{place} of {endpoint} cannot be read ({again})", endpoint
+            ) from None
 
     def problem(self, field: str, *, of: str = "") -> Problem | None:
         """Why ``field`` has no usable value, or None when it has one.
