@@ -157,7 +157,7 @@ def caller_of(rows: tuple[MySecurity, ...]) -> str:
     """The identifier of the member whose keys made the request (every mySecurity row names it)."""
     callers: set[str] = set()
     for row in rows:
-        identifier = row.member.identifier if row.member is not None else None
+        identifier = row.member_identifier
         if identifier is not None and identifier.strip():
             callers.add(identifier.strip())
     if len({c.casefold() for c in callers}) != 1:

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from monitor.errors import MalformedResponse
 
@@ -125,9 +125,14 @@ class Record(BaseModel):
     :class:`MalformedResponse`.
     """
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    info: dict[str, Any] | None = Field(default=None, alias="_info")  # lastUpdated, updatedBy
+    # Who last changed the record, from its ``_info`` map; read in place (no copy of the map:
+    # ~120 rows a check). Not a string: unread, like any field.
+    updated_by: str | None = Field(default=None, validation_alias=AliasPath("_info", "updatedBy"))
+    last_updated: str | None = Field(
+        default=None, validation_alias=AliasPath("_info", "lastUpdated")
+    )
 
     # Where the record came from and what was wrong with it, for reasons: a slot, set once by
     # parse. (pydantic private attributes cost more than validating the row: ~120 per tenant.)
@@ -165,14 +170,19 @@ class Record(BaseModel):
         cls, data: Mapping[str, Any], exc: ValidationError, *, endpoint: str, place: str
     ) -> tuple[Self, dict[str, str]]:
         """Validate again without the defective fields; fail only on an identifying one."""
-        by_alias = {(info.alias or name): name for name, info in cls.model_fields.items()}
         cleaned = dict(data)
         wrong: dict[str, str] = {}
         nested_done: set[str] = set()
+        read_in_place = _read_in_place(cls)
         for error in exc.errors(include_url=False):
             loc = error["loc"]
             key = str(loc[0]) if loc else ""
-            name = by_alias.get(key, key)
+            if tuple(loc) in read_in_place:
+                # e.g. _info.updatedBy not a string: that field is unread (the map goes with it)
+                wrong[read_in_place[tuple(loc)]] = f"{describe(_at(data, loc))}, not a string"
+                cleaned.pop(key, None)
+                continue
+            name = key
             info = cls.model_fields.get(name)
             if info is None or info.is_required():
                 if error["type"] == "missing":
@@ -210,7 +220,7 @@ class Record(BaseModel):
         record: Record = self
         done = ""
         for name in field.split("."):
-            what = f"{done}{name}{row}"
+            what = f"{done}{_path_of(type(record), name)}{row}"
             wrong = _source_of(record).wrong
             if name in wrong:
                 return Problem("wrong", f"ConnectWise sent {what} as {wrong[name]}, on {endpoint}")
@@ -236,9 +246,32 @@ class Record(BaseModel):
 
     def provenance(self) -> tuple[str | None, str | None]:
         """(updatedBy, lastUpdated) from ``_info``, when ConnectWise gave them as strings."""
-        info = self.info or {}
-        by, at = info.get("updatedBy"), info.get("lastUpdated")
-        return (by if isinstance(by, str) else None, at if isinstance(at, str) else None)
+        return self.updated_by, self.last_updated
+
+
+@functools.cache
+def _read_in_place(model: type[Record]) -> dict[tuple[str | int, ...], str]:
+    """Fields read inside a reference without modelling it (``AliasPath``): path -> field."""
+    return {
+        tuple(info.validation_alias.path): name
+        for name, info in model.model_fields.items()
+        if isinstance(info.validation_alias, AliasPath)
+    }
+
+
+def _path_of(model: type[Record], field: str) -> str:
+    """How ConnectWise names ``field``: ``member.identifier`` for one read in place."""
+    for path, name in _read_in_place(model).items():
+        if name == field:
+            return ".".join(map(str, path))
+    return field
+
+
+def _at(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> Any:
+    found: Any = data
+    for part in loc:
+        found = found.get(str(part)) if isinstance(found, dict) else None
+    return found
 
 
 def _place(row: int | None) -> str:
@@ -321,14 +354,6 @@ def empty_reason(endpoint: str) -> str:
 
 
 # -- references ------------------------------------------------------------------------------
-
-
-class MemberReference(Record):
-    """``MemberReference`` (on each MySecurity row: the member whose keys made the request)."""
-
-    id: int | None = None
-    identifier: str | None = None
-    name: str | None = None
 
 
 class SecurityRoleReference(Record):
@@ -445,11 +470,16 @@ class SecurityRoleSetting(Record):
 class MySecurity(SecurityRoleSetting):
     """``MySecurity``: the caller's effective permission rows (``GET /system/mySecurity``).
 
-    As :class:`SecurityRoleSetting`, plus ``member``: every row names the member whose keys
-    made the request; the answer must name exactly one (else malformed: whose keys are these?).
+    As :class:`SecurityRoleSetting`, plus ``member`` (a ``MemberReference``): every row names
+    the member whose keys made the request; the answer must name exactly one (else malformed:
+    whose keys are these?). Only the reference's ``identifier`` is read, in place (a reference
+    object per row would cost more than the row); one that is missing or not a string names no
+    one.
     """
 
-    member: MemberReference | None = None
+    member_identifier: str | None = Field(
+        default=None, validation_alias=AliasPath("member", "identifier")
+    )
 
 
 # -- Table Setup customize -------------------------------------------------------------------

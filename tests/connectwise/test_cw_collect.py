@@ -194,6 +194,7 @@ def test_member_condition() -> None:
         [],
         [{"id": 1}],
         [{"member": {"identifier": "A"}}, {"member": {"identifier": "B"}}],
+        [{"member": {"identifier": 7}}, {"member": "GozyntaAPI"}],  # not a reference's identifier
     ],
 )
 def test_caller_must_be_one_named_member(rows: list[dict[str, object]]) -> None:
