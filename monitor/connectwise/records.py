@@ -491,7 +491,10 @@ class CustomizeItem(Record):
     An empty list is data: the role allows no customize item. ``customizeIdentifier`` says which
     list an item is on (Table Setup is exactly ``SystemTableSetup``) and ``itemIdentifier`` which
     table; both identify the row, so a row without either (missing, null, not a string, blank)
-    is malformed: it could be the very item a rule looks for.
+    is malformed: it could be the very item a rule looks for. (Table Setup is matched case-
+    insensitively, as before.) An ``itemIdentifier`` (an id, a name or "Category / Name": the
+    format is undocumented) naming no screen of the catalogue makes that item unknown, so the
+    customize rules are unknown rather than failing: it may be the table they look for.
     """
 
     id: int | None = None
