@@ -38,7 +38,7 @@ def check(
     Example: cwdrift check --tenant acme --json
     """
 
-    loaded = load()
+    loaded = load(tenants=True)
     tenants = select_tenants(loaded, tenant)
     runtime = Runtime.open(loaded)
 
@@ -111,7 +111,7 @@ def config_validate() -> None:
 
     Example: cwdrift --config cwdrift.yaml config validate
     """
-    loaded = load()
+    loaded = load(tenants=True)
     baseline = load_baseline(loaded.baseline_path)
     loaded.check_rules_exist(baseline.ids)
     render.out.print(

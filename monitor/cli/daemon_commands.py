@@ -9,14 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from monitor.cli import render
-from monitor.cli.common import JsonOpt, expiry, load, open_database, state
+from monitor.cli.common import JsonOpt, expiry, load, open_database
 from monitor.clock import utcnow
 from monitor.daemon.cluster.scheduler import ClusterTuning
 from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.daemon.mode import resolve_mode
 from monitor.daemon.node import serve
 from monitor.observability import configure_logging
-from monitor.settings import config_path
 from monitor.store.daemon_tables import daemon_status
 from monitor.store.database import Database
 from monitor.store.history import open_findings, tenant_summaries
@@ -56,15 +55,15 @@ def run(
 
     Example: cwdrift --config /etc/cwdrift/cwdrift.yaml run
     """
-    load()  # fail fast, with the file and line, before the daemon starts
-    configure_logging()
+    configure_logging()  # first: the config's warnings are log lines (JSON when logs are)
+    loaded = load(tenants=True, warn=False)  # fail fast, naming file and line; the daemon logs
     tuning = ClusterTuning(
         ping_every=ping_every,
         worker_heartbeat=worker_heartbeat,
         stalled_after=stalled_after,
         fetch_poll=fetch_poll,
     )
-    asyncio.run(serve(config_path(state.config_file), tuning=tuning, health_port=health_port))
+    asyncio.run(serve(loaded, tuning=tuning, health_port=health_port))
 
 
 @commands.command()
@@ -75,7 +74,7 @@ def status(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift status --json
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     now = utcnow()
     db = open_database(loaded)
     with db.session() as session:
@@ -244,7 +243,7 @@ def silence_add(
 
     Example: cwdrift silence add --tenant acme --reason "tax migration" --author ana --expires 3d
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     if tenant is not None:
         loaded.config.tenant(tenant)
     now = utcnow()
@@ -271,7 +270,7 @@ def silence_list(
 
     Example: cwdrift silence list --json
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     db = open_database(loaded)
     with db.session() as session:
         rows = [
@@ -303,7 +302,7 @@ def silence_expire(silence_id: Annotated[int, typer.Argument(help="The silence's
 
     Example: cwdrift silence expire 3
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     db = Database(loaded.config.database)
     with db.session() as session:
         expire_silence(session, silence_id, now=utcnow())
