@@ -64,7 +64,7 @@ def history(
             )
         timeline(tenant=tenant, setting=setting, as_json=as_json)
         return
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = Database(loaded.config.database)
     with db.session() as session:
@@ -107,7 +107,7 @@ def show(
     Example: cwdrift show --tenant acme --at 2026-11-20T09:00:00Z
     """
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     moment = parse_when(at, "--at") or utcnow()
     db = Database(loaded.config.database)
@@ -177,7 +177,7 @@ def timeline(
     Example: cwdrift timeline --tenant acme --setting accounting.transferExpensesAsBillFlag
     """
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = open_database(loaded)
     with db.session() as session:
@@ -235,7 +235,7 @@ def export(
     from monitor.store.history import changes
 
     chosen = choice(fmt, ("csv", "json"), "--format")
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = open_database(loaded)
     with db.session() as session:

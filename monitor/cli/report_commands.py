@@ -56,7 +56,7 @@ def report(
     from monitor.reports.render import FORMATS, render
 
     chosen = choice(fmt, FORMATS, "--format")
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     config = loaded.config
     tz = zone(config.report.timezone)
     now = utcnow()
@@ -117,7 +117,7 @@ def waive(
     from monitor.core.baseline import load_baseline
     from monitor.store.waivers import add_waiver, remove_waiver
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     now = utcnow()
     db = open_database(loaded)
@@ -181,7 +181,7 @@ def waivers(
     """
     from monitor.store.waivers import list_waivers, waiver_events
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     if tenant is not None:
         loaded.config.tenant(tenant)
     now = utcnow()
@@ -233,7 +233,7 @@ def prune(
     """
     from monitor.store.history import prune_checks
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     horizon = utcnow() - loaded.config.retention.check_rows
     db = open_database(loaded)
     with db.session() as session:
