@@ -5,7 +5,9 @@ Slack-compatible sink on free loopback ports, writes a config from ``config/demo
 ``workdir``, and then drives the real command line: check, a person changes settings in "the
 ConnectWise UI", check again, history. Nothing is faked beyond the simulator and the Slack sink.
 The commands run through the root command the demo itself was invoked from, so this module does
-not import the app that composes it.
+not import the app that composes it. The demo checks its own results (each command's exit
+status, each tenant's outcome in the store after each check) and exits 1 naming every surprise,
+so a broken install cannot pass for a working demo.
 """
 
 from __future__ import annotations
@@ -23,14 +25,23 @@ from rich.rule import Rule
 from monitor.cli import render
 from monitor.data import bundled_file
 from monitor.errors import CwdriftError
+from monitor.settings import load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi, serve_forever
 from monitor.simulator.slack import SlackSink, create_slack_app
 from monitor.simulator.state import SimulatorState
+from monitor.store.database import Database
+from monitor.store.history import tenant_summaries
 
 commands = typer.Typer()
 console = Console(highlight=False)
 RunCommand = Callable[[Sequence[str]], int]
+
+# What the demo scenario must produce after each check (umbrella's keys are revoked on purpose,
+# so every check exits 2): anything else means the install or the code is broken.
+CHECK_EXIT = 2
+OUTCOMES_FIRST = {"acme": "compliant", "globex": "drift", "initech": "drift", "umbrella": "error"}
+OUTCOMES_AFTER_CHANGE = {**OUTCOMES_FIRST, "acme": "drift", "globex": "compliant"}
 
 
 @commands.command()
@@ -70,10 +81,17 @@ def demo(
     def run(argv: Sequence[str]) -> int:
         return _run_command(root, argv)
 
-    run_demo(workdir, run)
+    problems = run_demo(workdir, run)
+    if problems:
+        console.print("\nThe demo did not go as expected:", style="bold red")
+        for problem in problems:
+            console.print(f"  - {problem}", markup=False, style="red")
+        raise typer.Exit(1)
 
 
-def run_demo(workdir: Path, run: RunCommand) -> None:
+def run_demo(workdir: Path, run: RunCommand) -> list[str]:
+    """Run the demo; returns what did not go as the scenario says it must (empty: all did)."""
+    problems: list[str] = []
     scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob("cwdrift.db*"):
@@ -86,10 +104,11 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         os.environ["CWDRIFT_SIM_URL"] = sim.url
         os.environ["CWDRIFT_DEMO_SLACK_URL"] = f"{slack_url}/services/T000/B000/demo"
         step(f"ConnectWise simulator at {sim.url}; Slack sink at {slack_url}")
-        cli(run, config_file, ["tenants"])
+        problems += cli(run, config_file, ["tenants"])
 
         step("1. First check of every tenant")
-        cli(run, config_file, ["check"])
+        problems += cli(run, config_file, ["check"], expect=CHECK_EXIT)
+        problems += outcomes(config_file, OUTCOMES_FIRST, "after the first check")
         slack_report(sink, 0)
 
         delivered = len(sink.messages)
@@ -101,7 +120,8 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         sim.state.set_accounting("globex", "transferExpensesAsBillFlag", False, by="mwilson")
 
         step("3. Second check: acme drifts, globex is resolved")
-        cli(run, config_file, ["check"])
+        problems += cli(run, config_file, ["check"], expect=CHECK_EXIT)
+        problems += outcomes(config_file, OUTCOMES_AFTER_CHANGE, "after the second check")
         slack_report(sink, delivered)
 
         step(
@@ -109,17 +129,23 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
             "times in a row, so one 'cannot verify' alert (a failed read is never drift)"
         )
         delivered = len(sink.messages)
-        cli(run, config_file, ["check"])
+        problems += cli(run, config_file, ["check"], expect=CHECK_EXIT)
+        problems += outcomes(config_file, OUTCOMES_AFTER_CHANGE, "after the third check")
         slack_report(sink, delivered)
 
         step("5. History: when did it change, and who changed it?")
-        cli(run, config_file, ["history", "--tenant", "acme"])
-        cli(run, config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"])
+        problems += cli(run, config_file, ["history", "--tenant", "acme"])
+        problems += cli(
+            run, config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"]
+        )
+        if not sink.messages:
+            problems.append("no alert reached the Slack sink")
     console.print(
         f"\nThe demo's config and database are in {workdir}/. Try for example:\n"
         f"  .venv/bin/cwdrift --config {config_file} show --tenant initech\n"
         f"  .venv/bin/cwdrift --config {config_file} history --tenant acme --json"
     )
+    return problems
 
 
 def step(title: str) -> None:
@@ -127,11 +153,33 @@ def step(title: str) -> None:
     console.print(Rule(title, align="left"))
 
 
-def cli(run: RunCommand, config_file: Path, args: Sequence[str]) -> None:
-    """Run a real ``cwdrift`` command in-process and show its exit status."""
+def cli(run: RunCommand, config_file: Path, args: Sequence[str], *, expect: int = 0) -> list[str]:
+    """Run a real ``cwdrift`` command in-process, show its exit status, and say if unexpected."""
     argv = ["--config", str(config_file), *args]
     console.print(f"[dim]$ cwdrift {' '.join(argv)}[/]")
-    console.print(f"[dim](exit status {run(argv)})[/]")
+    code = run(argv)
+    console.print(f"[dim](exit status {code})[/]")
+    if code != expect:
+        return [f"`cwdrift {' '.join(args)}` exited {code}, expected {expect}"]
+    return []
+
+
+def outcomes(config_file: Path, expected: dict[str, str], when: str) -> list[str]:
+    """Each tenant's newest outcome in the store, compared with what the scenario must give."""
+    db = Database(load_config(config_file).config.database)
+    try:
+        with db.session() as session:
+            found = {s.tenant_id: s for s in tenant_summaries(session)}
+    finally:
+        db.dispose()
+    problems = []
+    for tenant, outcome in expected.items():
+        summary = found.get(tenant)
+        got = summary.outcome.value if summary and summary.outcome else "never checked"
+        if got != outcome:
+            why = f" ({summary.error_message})" if summary and summary.error_message else ""
+            problems.append(f"{tenant} is {got} {when}, expected {outcome}{why}")
+    return problems
 
 
 def _run_command(root: Any, argv: Sequence[str]) -> int:
