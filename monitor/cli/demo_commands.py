@@ -52,17 +52,32 @@ def simulate(
     ],
     port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 8900,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    slack_sink: Annotated[
+        bool,
+        typer.Option(
+            help="Also answer as Slack under /slack (webhooks: /slack/services/...), printing "
+            "each message; GET /slack/messages lists them."
+        ),
+    ] = False,
 ) -> None:
     """Serve the ConnectWise Manage API simulator until interrupted.
 
-    Example: cwdrift simulate --scenario demo --port 8900
+    Example: cwdrift simulate --scenario demo --port 8900 --slack-sink
     """
     path = Path(scenario)
     if not path.exists() and "/" not in scenario and not scenario.endswith(".yaml"):
         path = bundled_file(f"scenarios/{scenario}.yaml")
     state_ = SimulatorState(load_scenario(path))
     render.out.print(f"ConnectWise simulator on http://{host}:{port} (Ctrl-C to stop)")
-    serve_forever(state_, host=host, port=port)
+    sink = None
+    if slack_sink:
+        sink = SlackSink(echo=_print_slack_message)
+        render.out.print(f"Slack-compatible sink on http://{host}:{port}/slack/services/...")
+    serve_forever(state_, host=host, port=port, slack=sink)
+
+
+def _print_slack_message(message: dict[str, Any]) -> None:
+    render.out.print(f"slack ({message['via']}): {message.get('text', '')}", markup=False)
 
 
 @commands.command()

@@ -222,7 +222,11 @@ def node_health(
 
 
 async def serve(
-    path: Path, *, tuning: ClusterTuning = DEFAULT_TUNING, health_port: int | None = None
+    path: Path,
+    *,
+    tuning: ClusterTuning = DEFAULT_TUNING,
+    health_port: int | None = None,
+    health_host: str | None = None,
 ) -> None:
     """Run one node until SIGTERM: the daemon, plus /healthz, /readyz and /metrics on a port."""
     loaded = load_config(path)  # once here; the daemon's start loads it once more
@@ -246,7 +250,7 @@ async def serve(
             )
             server = await start_server(
                 create_app(health_routes(health)),
-                config.daemon.health_host,
+                health_host or config.daemon.health_host,
                 port,
                 setting="daemon.health_port",
             )
