@@ -25,8 +25,9 @@ RUN_OPTS=()
 say() { printf '\n== %s\n' "$*"; }
 skip() { printf '\nimage-smoke SKIPPED: %s\n' "$*"; exit 0; }
 cleanup() {
-  if [ ${#ENGINE[@]} -gt 0 ]; then
-    "${ENGINE[@]}" rm -f "$PREFIX-sim" "$PREFIX-node" >/dev/null 2>&1 || true
+  if [ ${#ENGINE[@]} -gt 0 ]; then  # one at a time: a missing one must not spare the other
+    "${ENGINE[@]}" rm -f "$PREFIX-node" >/dev/null 2>&1 || true
+    "${ENGINE[@]}" rm -f "$PREFIX-sim" >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
 }
