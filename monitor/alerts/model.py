@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.core.findings import Severity
+from monitor.weblinks import WebLinks, links_for
 
 COLLECTION_KEY = "collection"  # the alert key of "cannot verify tenant X"
 COLLECTION_SEVERITY = Severity.HIGH  # unverifiable is serious, but not itself proven drift
@@ -149,6 +150,7 @@ class NotificationGroup:
     checked_at: datetime
     events: tuple[AlertEvent, ...] = field(default_factory=tuple)
     late: LateNote | None = None  # set only when a failed delivery is retried
+    links: WebLinks | None = None  # to the web pages, when ``web.base_url`` is configured
 
     @property
     def severity(self) -> Severity:
@@ -162,12 +164,16 @@ class NotificationGroup:
         return replace(self, events=events)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``)."""
-        return {
+        """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``;
+        with the links' base URL, so a rebuilt message links where the first one did)."""
+        data: dict[str, Any] = {
             "tenant": {"id": self.tenant.id, "name": self.tenant.name, "tags": self.tenant.tags},
             "checked_at": self.checked_at.isoformat(),
             "events": [event.to_dict() for event in self.events],
         }
+        if self.links is not None:
+            data["web"] = self.links.base_url
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotificationGroup:
@@ -176,6 +182,7 @@ class NotificationGroup:
             tenant=TenantRef(tenant["id"], tenant["name"], tuple(tenant["tags"])),
             checked_at=datetime.fromisoformat(data["checked_at"]),
             events=tuple(AlertEvent.from_dict(event) for event in data["events"]),
+            links=links_for(data.get("web")),
         )
 
 

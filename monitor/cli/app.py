@@ -24,6 +24,7 @@ from monitor.cli import (
     history_commands,
     ops_commands,
     report_commands,
+    web_commands,
 )
 from monitor.cli.common import EXIT_ERROR, EXIT_INTERNAL, state
 from monitor.cli.render import err
@@ -50,6 +51,7 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     alerts_commands.commands,  # alerts retry
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo
+    web_commands.commands,  # web
 )
 for _group in COMMAND_GROUPS:
     app.add_typer(_group)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from monitor.store.outbox import load_states, queue_messages, write_states
 from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 from monitor.store.silences import active_silences
 from monitor.store.waivers import effective_waivers
+from monitor.weblinks import WebLinks, links_for
 
 log = logging.getLogger("cwdrift.jobs")
 
@@ -144,6 +145,7 @@ def _record(
             who=_who_changed(snapshot),
             now=now,
             policy=rt.config.notify,
+            links=links_for(rt.config.web.base_url),
         )
     return TenantResult(
         tenant_id=tenant.id,
@@ -196,12 +198,14 @@ def queue_alerts(
     who: Mapping[str, tuple[str | None, str | None]],
     now: datetime,
     policy: NotifyConfig,
+    links: WebLinks | None = None,
 ) -> list[OutboxMessage]:
     """Advance the tenant's alerts and queue one outbox row per channel that must hear of it.
 
     Does not commit: the caller's transaction holds the check, the states and the messages, so
     a crash can delay a message, never lose it or send it for a check that was not recorded.
     Only states that moved are written, and a check that notifies nobody writes nothing.
+    ``links``: the messages link to the web pages (``web.base_url``).
     """
     stored = {state.alert_key: state for state in load_states(session, tenant.id)}
 
@@ -221,6 +225,8 @@ def queue_alerts(
     planned = plan(())
     if planned.consulted_silences:  # most checks never ask, and then need not read them
         planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
+    if links is not None and planned.group is not None:
+        planned = replace(planned, group=replace(planned.group, links=links))
     outgoing = notifications(planned, policy)
     moved = [s for s in outgoing.states.values() if stored.get(s.alert_key) != s]
     write_states(session, moved, stored)

@@ -15,6 +15,8 @@ one line here.
 
 from types import ModuleType
 
+from sqlmodel import Session
+
 from monitor.store import alert_tables, cluster_tables, daemon_tables, tables, waiver_tables
 from monitor.store.database import Database
 
@@ -26,4 +28,6 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     cluster_tables,  # cluster_node
 )
 
-__all__ = ["TABLE_MODULES", "Database"]
+# Session is the type of what Database.session() yields: readers outside the store (the web
+# pages) take one without importing the ORM themselves.
+__all__ = ["TABLE_MODULES", "Database", "Session"]
