@@ -4,6 +4,7 @@ secrets needed), with /healthz, /readyz and /metrics on the same port."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
@@ -46,6 +47,7 @@ def web(
         render.out.print(
             f"cwdrift web view on {server.url}/ (Ctrl-C to stop)", markup=False, soft_wrap=True
         )
+        sys.stdout.flush()  # a pipe (a supervisor, a test) reads the address at once
 
     try:
         asyncio.run(serve_web(loaded, db, host=bind_host, port=bind_port, on_listening=listening))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -193,8 +193,8 @@ def login_routes(site: Site, access: Access) -> list[BaseRoute]:
     async def submit(request: Request) -> Response:
         if access.token is None:
             return RedirectResponse(weblinks.FLEET, status_code=303)
-        fields = await request.form(max_files=0, max_fields=4)
-        token, csrf, target = (str(fields.get(name) or "") for name in ("token", "csrf", "next"))
+        fields = await _form(request)
+        token, csrf, target = (fields.get(name, "") for name in ("token", "csrf", "next"))
         expected = cookies(request.headers).get(CSRF_COOKIE, "")
         if not same_origin(request) or not expected or not _equal(csrf, expected):
             return login_form(
@@ -238,6 +238,27 @@ def login_form(
     answer = html(view, status=status, now=site.clock(), section="", json_link="", login=True)
     answer.headers.append("set-cookie", access.cookie(CSRF_COOKIE, csrf, path=weblinks.LOGIN))
     return answer
+
+
+FORM_LIMIT = 4096  # bytes: the form has three short fields
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The login form's fields (URL-encoded, as browsers send a form without files); a body
+    too large or of another type gives no fields, and so no login."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            return {}
+    try:
+        parsed = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=8)
+    except ValueError:  # more fields than the form has
+        return {}
+    return {name: values[0] for name, values in parsed.items() if values}
 
 
 def _equal(given: str, expected: str) -> bool:
