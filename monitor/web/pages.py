@@ -198,11 +198,18 @@ def login_routes(site: Site, access: Access) -> list[BaseRoute]:
         expected = cookies(request.headers).get(CSRF_COOKIE, "")
         if not same_origin(request) or not expected or not _equal(csrf, expected):
             return login_form(
-                site, access, request, status=403, problem="the form expired: please try again"
+                site,
+                access,
+                request,
+                status=403,
+                problem="the form expired: please try again",
+                target=target,
             )
         if not access.token_matches(token):
             log.warning("web login refused: wrong token (from %s)", _client(request))
-            return login_form(site, access, request, status=401, problem="wrong token")
+            return login_form(
+                site, access, request, status=401, problem="wrong token", target=target
+            )
         answer = RedirectResponse(safe_next(target), status_code=303)
         answer.headers.append(
             "set-cookie",
@@ -220,15 +227,22 @@ def login_routes(site: Site, access: Access) -> list[BaseRoute]:
 
 
 def login_form(
-    site: Site, access: Access, request: Request, *, status: int, problem: str = ""
+    site: Site,
+    access: Access,
+    request: Request,
+    *,
+    status: int,
+    problem: str = "",
+    target: str | None = None,
 ) -> Response:
-    """The login form, with a fresh CSRF token in a field and in a cookie (double submit)."""
+    """The login form, with a fresh CSRF token in a field and in a cookie (double submit).
+    After signing in, the browser goes to ``target``: by default the page it asked for."""
     csrf = new_csrf_token()
-    target = request.query_params.get("next") or (
-        request.url.path if request.url.path != weblinks.LOGIN else weblinks.FLEET
-    )
-    if request.url.query and request.url.path != weblinks.LOGIN:
-        target += "?" + request.url.query
+    if target is None:
+        if request.url.path == weblinks.LOGIN:
+            target = request.query_params.get("next") or weblinks.FLEET
+        else:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     view = View(
         "web/login.html.j2",
         {"csrf": csrf, "next": safe_next(target), "problem": problem},

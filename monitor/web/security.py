@@ -55,7 +55,7 @@ REPORT_CSP = (
 )
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # other sites learn nothing; our form POST keeps its Origin
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",

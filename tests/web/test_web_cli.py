@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import select
-import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from web_process import cwdrift_process
 from web_store import WebStore
 
 SCRIPT = [sys.executable, "-m", "monitor"]
@@ -32,24 +32,11 @@ def cwdrift(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def serving(config: Path, *args: str) -> Iterator[str]:
-    """``cwdrift web`` in a process of its own; yields its URL once it listens; SIGTERM after."""
-    process = subprocess.Popen(
-        [*SCRIPT, "--config", str(config), "web", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("CWDRIFT_")},
-    )
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 60)
-        assert ready and process.stdout is not None, "cwdrift web printed no address"
-        line = process.stdout.readline()
-        found = re.search(r"(https?://\S+?)/ ", line)
-        assert found, line + (process.stderr.read() if process.stderr else "")
-        yield found[1]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+    """``cwdrift web`` on a free port; yields its URL."""
+    with cwdrift_process(
+        "--config", str(config), "web", "--port", "0", *args, listening="cwdrift web view on"
+    ) as (url, _):
+        yield url
 
 
 def config_copy(store: WebStore, folder: Path, extra: str = "", keys: bool = True) -> Path:
@@ -139,3 +126,20 @@ def test_with_a_token_it_serves_behind_a_proxy(web_store: WebStore, tmp_path: Pa
         assert httpx.get(local + "/metrics", timeout=30).status_code == 200
         allowed = httpx.get(local + "/", headers={"authorization": f"Bearer {token}"}, timeout=30)
         assert allowed.status_code == 200 and token not in allowed.text
+
+
+def test_a_node_off_loopback_without_a_token_serves_health_only(
+    web_store: WebStore, tmp_path: Path
+) -> None:
+    """A container binds 0.0.0.0 for its probes: those keep working, the pages stay off, and
+    the log says why and how to turn them on."""
+    config = config_copy(web_store, tmp_path)
+    args = ("--config", str(config), "run", "--health-host", "0.0.0.0", "--health-port", "0")
+    with cwdrift_process(*args, listening="listening on") as (url, lines):
+        local = url.replace("0.0.0.0", "127.0.0.1")
+        deadline = time.monotonic() + 60  # the scheduler starts just after the port opens
+        while httpx.get(local + "/healthz", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, "/healthz never answered 200"
+            time.sleep(0.1)
+        assert httpx.get(local + "/", timeout=30).status_code == 404
+    assert any("web pages not served on 0.0.0.0" in line and "web.token" in line for line in lines)

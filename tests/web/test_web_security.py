@@ -144,7 +144,7 @@ async def test_every_answer_carries_the_headers(client: httpx.AsyncClient) -> No
         assert "script-src 'self'" in csp and "unsafe" not in csp, path
         assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
         assert answer.headers["x-content-type-options"] == "nosniff"
-        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["referrer-policy"] == "same-origin"
         assert answer.headers["x-frame-options"] == "DENY"
 
 
