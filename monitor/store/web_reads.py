@@ -141,40 +141,77 @@ class FleetRow:
 class FleetPage:
     rows: list[FleetRow]
     total: int  # tenants matching every filter
-    counts: dict[FleetStatus, int]  # tenants matching the tag and search filters, by status
-    passing: int  # over the tenants matching the tag and search filters
+    counts: dict[FleetStatus, int]  # tenants matching the tag and the search, by status
+    passing: int  # over the tenants matching the tag and the search
     applicable: int
     open: OpenCounts = field(default_factory=OpenCounts)
+    # Over the tenants the tag selects (the whole fleet without one), whatever the search or
+    # status: the fleet score trend's "now".
+    scope_passing: int = 0
+    scope_applicable: int = 0
 
     @property
     def score(self) -> float | None:
         return None if self.applicable == 0 else round(100.0 * self.passing / self.applicable, 1)
 
 
-def fleet_page(session: Session, fleet: Sequence[FleetTenant], query: FleetQuery) -> FleetPage:
-    """One page of the configured ``fleet``, filtered and sorted as ``query`` asks."""
+EncodedFleet = str  # the configured fleet as the query's one JSON parameter (encode_fleet)
+
+
+def encode_fleet(fleet: Sequence[FleetTenant]) -> EncodedFleet:
+    """The fleet as :func:`fleet_page` takes it; encode it once per config, not per page."""
+    return json.dumps(
+        [
+            [t.id, t.name, _TAG_SEPARATOR + _TAG_SEPARATOR.join(t.tags) + _TAG_SEPARATOR]
+            for t in fleet
+        ]
+    )
+
+
+def fleet_page(
+    session: Session, fleet: Sequence[FleetTenant] | EncodedFleet, query: FleetQuery
+) -> FleetPage:
+    """One page of the configured ``fleet``, filtered and sorted as ``query`` asks.
+
+    The tag filters the rows; the search and the status are kept as columns until the
+    windows have counted (by status, the scores, over the tag's scope) and filter after, so
+    that one statement answers the whole page.
+    """
+    parameters = {"fleet": fleet if isinstance(fleet, str) else encode_fleet(fleet)}
     dialect = session.get_bind().dialect.name
-    source = _fleet_source(dialect)
-    derived = _derived(source)
+    found = _derived(_fleet_source(dialect))
+    # Computed once per tenant (MATERIALIZED): a subquery flattened into the windows below
+    # would evaluate each expression (the search's lower() and LIKE) once per window.
+    derived = (
+        sa_select(found, _search(found.c, query.search).label("matches"))
+        .cte("derived")
+        .prefix_with("MATERIALIZED")
+    )
     d = derived.c
+    match = d.matches == literal(True)
+
+    def among_matches(value: Any) -> Any:
+        return func.sum(case((match, value), else_=0)).over()
+
     windows = [
-        func.count().over().label("w_total"),
         *(
-            func.sum(case((d.status == status.value, 1), else_=0)).over().label(f"w_{status}")
+            among_matches(case((d.status == status.value, 1), else_=0)).label(f"w_{status}")
             for status in FleetStatus
         ),
-        func.sum(d.passing).over().label("w_passing"),
-        func.sum(d.applicable).over().label("w_applicable"),
-        *(func.sum(d[severity.value]).over().label(f"w_{severity}") for severity in Severity),
+        among_matches(1).label("w_total"),
+        among_matches(d.passing).label("w_passing"),
+        among_matches(d.applicable).label("w_applicable"),
+        *(among_matches(d[severity.value]).label(f"w_{severity}") for severity in Severity),
+        func.sum(d.passing).over().label("w_scope_passing"),
+        func.sum(d.applicable).over().label("w_scope_applicable"),
     ]
-    inner = (
-        sa_select(derived, *windows)
-        .select_from(derived)
-        .where(*_search_filters(d, query))
-        .subquery("matching")
-    )
-    m = inner.c
-    statement = sa_select(inner)
+    inner = sa_select(derived, *windows).select_from(derived)
+    if query.tag:
+        inner = inner.where(d.tags.contains(_TAG_SEPARATOR + query.tag + _TAG_SEPARATOR,
+                                            autoescape=True))  # fmt: skip
+    scope = inner.subquery("scope")
+    m = scope.c
+    statement = sa_select(scope).where(m.matches == literal(True))
     if query.status is not None:
         statement = statement.where(m.status == query.status.value)
     per_page = max(1, query.per_page)
@@ -183,47 +220,25 @@ def fleet_page(session: Session, fleet: Sequence[FleetTenant], query: FleetQuery
         .limit(per_page)
         .offset((max(1, query.page) - 1) * per_page)
     )
-    parameters = {"fleet": _fleet_json(fleet)}
-    result = session.connection().execute(statement, parameters).mappings().all()
-    if not result:
-        return _empty_page(session, fleet, query)
-    first = result[0]
+    connection = session.connection()
+    result = connection.execute(statement, parameters).mappings().all()
+    # No row on the page (past the end, or no match): the counts still come from the scope.
+    first = result[0] if result else connection.execute(
+        sa_select(scope).limit(1), parameters
+    ).mappings().first()  # fmt: skip
+    if first is None:  # nothing in the scope at all
+        return FleetPage(rows=[], total=0, counts=dict.fromkeys(FleetStatus, 0), passing=0,
+                         applicable=0)  # fmt: skip
     counts = {status: int(first[f"w_{status}"] or 0) for status in FleetStatus}
     return FleetPage(
         rows=[_fleet_row(row) for row in result],
-        total=counts[query.status] if query.status is not None else int(first["w_total"]),
+        total=counts[query.status] if query.status is not None else int(first["w_total"] or 0),
         counts=counts,
         passing=int(first["w_passing"] or 0),
         applicable=int(first["w_applicable"] or 0),
         open=OpenCounts(**{s.value: int(first[f"w_{s}"] or 0) for s in Severity}),
-    )
-
-
-def _empty_page(session: Session, fleet: Sequence[FleetTenant], query: FleetQuery) -> FleetPage:
-    """No row on the page asked for: the counts still come from the first page unfiltered by
-    status (a page past the end, or a status no tenant has)."""
-    if query.page == 1 and query.status is None:
-        return FleetPage(rows=[], total=0, counts=dict.fromkeys(FleetStatus, 0), passing=0,
-                         applicable=0)  # fmt: skip
-    everything = FleetQuery(tag=query.tag, search=query.search, per_page=1)
-    whole = fleet_page(session, fleet, everything)
-    total = whole.counts[query.status] if query.status is not None else whole.total
-    return FleetPage(
-        rows=[],
-        total=total,
-        counts=whole.counts,
-        passing=whole.passing,
-        applicable=whole.applicable,
-        open=whole.open,
-    )
-
-
-def _fleet_json(fleet: Sequence[FleetTenant]) -> str:
-    return json.dumps(
-        [
-            [t.id, t.name, _TAG_SEPARATOR + _TAG_SEPARATOR.join(t.tags) + _TAG_SEPARATOR]
-            for t in fleet
-        ]
+        scope_passing=int(first["w_scope_passing"] or 0),
+        scope_applicable=int(first["w_scope_applicable"] or 0),
     )
 
 
@@ -284,7 +299,8 @@ def _derived(source: FromClause) -> FromClause:
     streak_start = (
         sa_select(func.min(col(failed.started_at))).where(in_streak).correlate(source)
     ).scalar_subquery()
-    findings = _findings_by_tenant()
+    judged = _judged_by_tenant()
+    failing = _failing_by_tenant()
     schedule = aliased(TenantSchedule, name="schedule")
     erred = col(newest.outcome) == Outcome.ERROR.value
     status = case(
@@ -297,7 +313,7 @@ def _derived(source: FromClause) -> FromClause:
     # tenants that need them (those whose newest check failed).
     failing_since = case(
         (erred, type_coerce(streak_start, UTCDateTime)),
-        (col(newest.outcome) == Outcome.DRIFT.value, findings.c.failing_since),
+        (col(newest.outcome) == Outcome.DRIFT.value, failing.c.failing_since),
         else_=None,
     )
     return (
@@ -312,65 +328,80 @@ def _derived(source: FromClause) -> FromClause:
             col(newest.error_message).label("error_message"),
             case((erred, streak_count), else_=0).label("consecutive_errors"),
             col(schedule.next_run_at).label("next_run"),
-            func.coalesce(findings.c.passing, 0).label("passing"),
-            func.coalesce(findings.c.applicable, 0).label("applicable"),
-            *(func.coalesce(findings.c[s.value], 0).label(s.value) for s in Severity),
+            (func.coalesce(judged.c.applicable, 0) - func.coalesce(failing.c.drift, 0)).label(
+                "passing"
+            ),
+            func.coalesce(judged.c.applicable, 0).label("applicable"),
+            *(func.coalesce(failing.c[s.value], 0).label(s.value) for s in Severity),
             type_coerce(failing_since, UTCDateTime).label("failing_since"),
         )
         .select_from(source)
         .outerjoin(newest, col(newest.id) == newest_id)
-        .outerjoin(findings, findings.c.tenant_id == tenant_id)
+        .outerjoin(judged, judged.c.tenant_id == tenant_id)
+        .outerjoin(failing, failing.c.tenant_id == tenant_id)
         .outerjoin(schedule, col(schedule.tenant_id) == tenant_id)
         .subquery("derived")
     )
 
 
-def _findings_by_tenant() -> FromClause:
-    """Per tenant: failing findings by severity, the score's counts (as the weekly report
-    scores: pass and waived pass; unknown and warnings are not judged), the oldest open drift."""
+def _judged_by_tenant() -> FromClause:
+    """Per tenant, how many rules were judged (pass, fail or waived; unknown could not be and
+    a warning is advisory): the score's denominator, as the weekly report counts it. One
+    expression per row over the covering index ``ix_finding_state_fleet``: each extra CASE
+    costs a pass over every finding of the fleet."""
     s = FindingStateTable
-    judged = and_(
-        col(s.severity) != Severity.WARNING.value,
-        col(s.status).in_([Status.PASS.value, Status.FAIL.value, Status.WAIVED.value]),
-    )
-    failing = col(s.status) == Status.FAIL.value
-    drift = and_(failing, col(s.severity) != Severity.WARNING.value)
+    unjudged = or_(col(s.status) == Status.UNKNOWN.value, col(s.severity) == Severity.WARNING.value)
     return (
         sa_select(
             col(s.tenant_id).label("tenant_id"),
-            *(
-                func.sum(case((and_(failing, col(s.severity) == sev.value), 1), else_=0)).label(
-                    sev.value
-                )
-                for sev in Severity
-            ),
-            func.sum(case((and_(judged, ~failing), 1), else_=0)).label("passing"),
-            func.sum(case((judged, 1), else_=0)).label("applicable"),
-            type_coerce(func.min(case((drift, col(s.first_failed_at)))), UTCDateTime).label(
-                "failing_since"
-            ),
+            func.sum(case((unjudged, 0), else_=1)).label("applicable"),
         )
         .group_by(col(s.tenant_id))
-        .subquery("findings")
+        .subquery("judged")
     )
 
 
-def _search_filters(d: Any, query: FleetQuery) -> list[ColumnElement[bool]]:
-    """Conditions on the derived rows ``d``: the tag and the search text (the status is
-    filtered after the counts by status are taken)."""
-    conditions: list[ColumnElement[bool]] = []
-    if query.search and query.search.strip():
-        needle = query.search.strip().lower()
-        conditions.append(
-            or_(
-                func.lower(d.tenant_id).contains(needle, autoescape=True),
-                func.lower(d.name).contains(needle, autoescape=True),
-            )
+def _failing_by_tenant() -> FromClause:
+    """Per tenant, failing findings by severity and the oldest open drift: grouped first over
+    the failing rows only (a few per tenant), then turned into one row per tenant."""
+    s = FindingStateTable
+    grouped = (
+        sa_select(
+            col(s.tenant_id).label("tenant_id"),
+            col(s.severity).label("severity"),
+            func.count().label("n"),
+            func.min(col(s.first_failed_at)).label("since"),
         )
-    if query.tag:
-        wanted = _TAG_SEPARATOR + query.tag + _TAG_SEPARATOR
-        conditions.append(d.tags.contains(wanted, autoescape=True))
-    return conditions
+        .where(col(s.status) == Status.FAIL.value)
+        .group_by(col(s.tenant_id), col(s.severity))
+        .subquery("failing_rows")
+    )
+    g = grouped.c
+    drift = g.severity != Severity.WARNING.value
+    return (
+        sa_select(
+            g.tenant_id.label("tenant_id"),
+            *(
+                func.sum(case((g.severity == sev.value, g.n), else_=0)).label(sev.value)
+                for sev in Severity
+            ),
+            func.sum(case((drift, g.n), else_=0)).label("drift"),
+            type_coerce(func.min(case((drift, g.since))), UTCDateTime).label("failing_since"),
+        )
+        .group_by(g.tenant_id)
+        .subquery("failing")
+    )
+
+
+def _search(d: Any, search: str | None) -> ColumnElement[bool]:
+    """Whether a derived row matches the search text (part of the id or the name)."""
+    needle = (search or "").strip().lower()
+    if not needle:
+        return literal(True)
+    return or_(
+        func.lower(d.tenant_id).contains(needle, autoescape=True),
+        func.lower(d.name).contains(needle, autoescape=True),
+    )
 
 
 def _order(c: Any, sort: FleetSort, reverse: bool) -> list[Any]:
@@ -607,6 +638,7 @@ def undelivered(session: Session, *, limit: int = 200) -> list[Undelivered]:
 
 __all__ = [
     "UNDELIVERED",
+    "EncodedFleet",
     "FleetPage",
     "FleetQuery",
     "FleetRow",
@@ -616,6 +648,7 @@ __all__ = [
     "LastRun",
     "OpenCounts",
     "Undelivered",
+    "encode_fleet",
     "fleet_page",
     "fleet_scores_at",
     "last_run",

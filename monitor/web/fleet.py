@@ -89,7 +89,7 @@ class FleetData:
 def fleet_view(site: Site, session: Session, query: FleetQuery) -> View:
     now = site.clock()
     fleet = site.fleet()
-    page = fleet_page(session, fleet, query)
+    page = fleet_page(session, site.encoded_fleet(), query)
     findings: dict[str, list[FindingStateRow]] = {row.tenant_id: [] for row in page.rows}
     for finding in open_findings(session, tenant_ids=list(findings)):
         findings[finding.tenant_id].append(finding)
@@ -164,12 +164,8 @@ def _trend(
         TrendPoint(week, end, _percent(passing, applicable))
         for (week, end), (passing, applicable) in zip(ends, past, strict=True)
     ]
-    if query.search is None:
-        passing, applicable = page.passing, page.applicable  # the same tenants, counted already
-    else:
-        whole = fleet_page(session, site.fleet(), FleetQuery(tag=query.tag, per_page=1))
-        passing, applicable = whole.passing, whole.applicable
-    return [*points, TrendPoint("now", now, _percent(passing, applicable))]
+    now_point = TrendPoint("now", now, _percent(page.scope_passing, page.scope_applicable))
+    return [*points, now_point]
 
 
 def _percent(passing: int, applicable: int) -> float | None:

@@ -19,7 +19,7 @@ from monitor.clock import utcnow
 from monitor.core.baseline import Baseline, Rule, load_baseline
 from monitor.settings import LoadedConfig, TenantConfig
 from monitor.store import Database, Session
-from monitor.store.web_reads import FleetTenant, fleet_scores_at
+from monitor.store.web_reads import EncodedFleet, FleetTenant, encode_fleet, fleet_scores_at
 from monitor.web.render import PageError
 
 T = TypeVar("T")
@@ -36,6 +36,9 @@ class Site:
     _baselines: dict[int, Baseline] = field(default_factory=dict, repr=False)
     _scores: dict[tuple[str, datetime], tuple[tuple[int, int], datetime]] = field(
         default_factory=dict, repr=False
+    )
+    _fleet_for: tuple[LoadedConfig, list[FleetTenant], EncodedFleet] | None = field(
+        default=None, repr=False
     )
     _lock: Lock = field(default_factory=Lock, repr=False)
 
@@ -59,7 +62,20 @@ class Site:
         )
 
     def fleet(self) -> list[FleetTenant]:
-        return [FleetTenant(t.id, t.name, tuple(t.tags)) for t in self.config().config.tenants]
+        """The configured tenants (built once per config in force)."""
+        return self._fleet()[0]
+
+    def encoded_fleet(self) -> EncodedFleet:
+        """The same, as the fleet query's parameter (encoded once per config in force)."""
+        return self._fleet()[1]
+
+    def _fleet(self) -> tuple[list[FleetTenant], EncodedFleet]:
+        loaded = self.config()
+        with self._lock:
+            if self._fleet_for is None or self._fleet_for[0] is not loaded:
+                tenants = [FleetTenant(t.id, t.name, tuple(t.tags)) for t in loaded.config.tenants]
+                self._fleet_for = (loaded, tenants, encode_fleet(tenants))
+            return self._fleet_for[1], self._fleet_for[2]
 
     def baseline(self) -> Baseline:
         """The baseline of the config in force, loaded once per config (a reload reloads it)."""
