@@ -303,6 +303,7 @@ def bench_fleet(backend: str, url: str, tenants: int, days: int, samples: int) -
         db.migrate()
         started = time.perf_counter()
         load(db, fleet_rows(shape))
+        db.engine.dispose()  # the loader's connection was left in autocommit: start afresh
         loaded = fleet_config(shape, url)
         now = at(shape.hours)
         app = web_app_for(lambda: loaded, db, "127.0.0.1", clock=lambda: now)
@@ -332,6 +333,7 @@ def bench_timeline(
             history_bench.load_sqlite(db, plans, clock, bodies, lambda message: None)
         else:
             history_bench.load_postgres(db, plans, clock, bodies, lambda message: None)
+        db.engine.dispose()  # the loader's connection was left in autocommit: start afresh
         print(
             f"\n{backend}: history store of {tenants:,} tenants x {days} days loaded in "
             f"{time.perf_counter() - started:.0f} s"

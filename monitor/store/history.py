@@ -21,7 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
 from monitor.core.snapshot import Snapshot, Value
-from monitor.store.codec import decode_keys, decode_snapshot, decode_value
+from monitor.store.codec import decode_keys, decode_setting, decode_snapshot, decode_value
 from monitor.store.runs import Outcome
 from monitor.store.tables import (
     CheckRunTable,
@@ -567,11 +567,9 @@ def timeline(session: Session, tenant_id: str, setting_key: str) -> list[Period]
         .order_by(col(SnapshotTable.observed_at), col(SnapshotTable.id))
     )
     for observed_at, body in snapshots:
-        snapshot = decode_snapshot(body)
-        setting = snapshot.get(setting_key)
+        setting, unknown = decode_setting(body, setting_key)
         if setting is None and not periods:
             continue  # not yet observed
-        unknown = None if setting is not None else snapshot.unknown_reason(setting_key)
         value = setting.value if setting is not None else None
         if periods:
             last = periods[-1]

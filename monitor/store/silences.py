@@ -93,10 +93,11 @@ def expire_silence(session: Session, silence_id: int, *, now: datetime) -> Silen
     return row
 
 
-def silence_dict(row: SilenceRow) -> dict[str, Any]:
-    """The shape of a silence in ``status --json`` and ``silence list|add|expire --json``."""
+def silence_dict(row: SilenceRow | Silence) -> dict[str, Any]:
+    """The shape of a silence in ``status --json`` and ``silence list|add|expire --json``;
+    a config file's silence (``notify.silences``) has no id."""
     return {
-        "id": row.id,
+        "id": row.id if isinstance(row, SilenceRow) else None,
         "tenant": row.tenant,
         "rule": row.rule,
         "reason": row.reason,

@@ -24,24 +24,11 @@ def alerts_view(site: Site, session: Session) -> View:
     channels = channel_status(session)
     messages = undelivered(session, limit=SHOWN_MESSAGES)
     silences = [silence_dict(row) for row in list_silences(session, now=now)]
-    silences += [
-        {
-            "id": None,
-            "tenant": s.tenant,
-            "rule": s.rule,
-            "reason": s.reason,
-            "author": s.author,
-            "expires": s.expires.isoformat(),
-        }
-        for s in site.config().config.notify.silences
-        if s.expires > now
-    ]
+    silences += [silence_dict(s) for s in site.config().config.notify.silences if s.expires > now]
     by_channel: dict[str, list[Undelivered]] = {}
     for message in messages:
         by_channel.setdefault(message.channel, []).append(message)
-    configured = [c.name for c in site.config().config.notify.slack] + [
-        c.name for c in site.config().config.notify.email
-    ]
+    configured = site.config().config.notify.channel_names
     data: dict[str, Any] = {
         "channels": [c.to_dict() for c in channels],
         "messages": [m.to_dict() for m in messages],

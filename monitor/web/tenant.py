@@ -144,7 +144,7 @@ def tenant_view(site: Site, session: Session, tenant: TenantConfig, at: datetime
         "open_findings": [f.to_dict() for f in failing if f.status == Status.FAIL.value],
         "waivers": [w.to_dict(shown) for w in waivers],
         "silences": [silence_dict(s) for s in silences]
-        + [_config_silence(s) for s in config_silences],
+        + [silence_dict(s) for s in config_silences],
         "changes": [c.to_dict() for c in changes],
     }
     context = {
@@ -218,17 +218,6 @@ def _status(run: LastRun | None) -> FleetStatus:
 def _waiver_in_force(waiver: StoredWaiver, at: datetime) -> bool:
     started = waiver.created_at is None or waiver.created_at <= at
     return started and not waiver.expired(at)
-
-
-def _config_silence(silence: Any) -> dict[str, Any]:
-    return {
-        "id": None,
-        "tenant": silence.tenant,
-        "rule": silence.rule,
-        "reason": silence.reason,
-        "author": silence.author,
-        "expires": silence.expires.isoformat(),
-    }
 
 
 @dataclass(frozen=True)

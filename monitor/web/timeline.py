@@ -34,6 +34,11 @@ class SettingTimeline:
         }
 
     @property
+    def current(self) -> tuple[Period, str] | None:
+        """The period in force now, with its value as people read it."""
+        return self.changes[0] if self.periods else None
+
+    @property
     def changes(self) -> list[tuple[Period, str]]:
         """Newest first, each period with its value as people read it."""
         return [

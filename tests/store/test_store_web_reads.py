@@ -144,6 +144,8 @@ def test_the_score_at_past_moments_is_the_weekly_reports(db: Database) -> None:
             )  # fmt: skip
             assert (passing, applicable) == (report.fleet.passing, report.fleet.applicable)
     assert scores == [(9, 9), (7, 8), (7, 8)]
+    with db.session() as session:  # only the tenants asked about count
+        assert fleet_scores_at(session, ["acme"], moments) == [(3, 3), (1, 2), (1, 2)]
 
 
 def test_last_run_and_undelivered(db: Database) -> None:
