@@ -93,7 +93,7 @@ def step_chart(periods: Sequence[Period], now: datetime) -> StepChart | None:
     for period, label in zip(periods, labels, strict=True):
         shown = label if label in level_y else "other"
         y = level_y[shown]
-        until = period.end or now
+        until = period.end or end  # the value in force now runs to the right edge
         who = f"; record last edited by {period.changed_by}" if period.changed_by else ""
         steps.append(
             Step(
@@ -157,11 +157,16 @@ class _TimeScale:
 
     def ticks(self, count: int = 6) -> tuple[Tick, ...]:
         span = self.end - self.start
-        with_time = span < timedelta(days=3)
+        if span < timedelta(hours=1):
+            form = "%H:%M:%S"
+        elif span < timedelta(days=3):
+            form = "%m-%d %H:%M"
+        else:
+            form = "%Y-%m-%d"
         found = []
         for index in range(count):
             moment = self.start + span * index / (count - 1)
-            label = moment.strftime("%m-%d %H:%M" if with_time else "%Y-%m-%d")
+            label = moment.strftime(form)
             found.append(Tick(self.x(moment), label))
         return tuple(found)
 

@@ -60,6 +60,16 @@ def when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def when_iso(value: str | None) -> str:
+    """An ISO time from a JSON-shaped record (a silence's expiry) in the one format."""
+    if not value:
+        return "—"
+    try:
+        return when(datetime.fromisoformat(value))
+    except ValueError:
+        return value
+
+
 def ago(value: datetime | None, now: datetime) -> str:
     """``3 h ago`` / ``in 12 min``: how far from now, at a glance."""
     if value is None:
@@ -85,6 +95,9 @@ def _span(delta: timedelta) -> str:
 
 
 def duration(value: timedelta | None) -> str:
+    """``3d 4h`` (the report's format); under a minute reads as such, not as ``0m``."""
+    if value is not None and value < timedelta(minutes=1):
+        return "under a minute"
     return format_duration(value)
 
 
@@ -118,6 +131,7 @@ def environment() -> Environment:
     env = template_environment()
     env.filters.update(
         when=when,
+        when_iso=when_iso,
         duration=duration,
         show=lambda value: show_value(value),
         severity_mark=lambda name: SEVERITY_MARKS.get(str(name), "•"),
