@@ -82,24 +82,56 @@ _PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("/system/members", "System > Member Maintenance: Inquire"),
     ("/system/setupscreens", "System > Table Setup: Inquire"),
     ("/finance/", "Finance > Accounting Interface: Inquire"),
+    ("/service/tickets", "Service Desk > Service Tickets: Inquire"),
+    # Boards and priorities: the ticket-inquiry route /service/info/boards documents, or the
+    # Service Board setup table; which one ConnectWise checks is unverified [audit-tickets §4.6].
+    ("/service/", "Service Desk > Service Tickets: Inquire (or System > Table Setup: Inquire)"),
+    ("/company/companies", "Companies > Company Maintenance: Inquire"),
 )
 
 
-# The same for writes: ConnectWise checks the row's Edit level [§7; simulator routes].
-_WRITE_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("/system/apimembers", "System > Member Maintenance: Edit"),
-    ("/system/members", "System > Member Maintenance: Edit"),
-    ("/finance/", "Finance > Accounting Interface: Edit"),
+# The same for writes, by method ("*": any); the first match wins [§7; audit-tickets §4.6].
+_WRITE_PERMISSIONS: tuple[tuple[str, str, str], ...] = (
+    ("*", "/system/apimembers", "System > Member Maintenance: Edit"),
+    ("*", "/system/members", "System > Member Maintenance: Edit"),
+    ("*", "/finance/", "Finance > Accounting Interface: Edit"),
+    ("POST", "/service/tickets/", "Service Desk > Service Tickets: Edit"),  # a note [INF]
+    ("POST", "/service/tickets", "Service Desk > Service Tickets: Add"),
+    ("*", "/service/tickets", "Service Desk > Service Tickets: Edit"),
 )
 
 
-def required_permission(endpoint: str, *, write: bool = False) -> str:
-    """The role permission a 403 on ``endpoint`` most likely means is missing ("" if unknown)."""
+def required_permission(endpoint: str, *, write: str | bool = False) -> str:
+    """The role permission a 403 on ``endpoint`` most likely means is missing ("" if unknown).
+
+    ``write`` is the write's method (``True``: any write method).
+    """
     lowered = endpoint.lower()
-    for prefix, permission in _WRITE_PERMISSIONS if write else _PERMISSIONS:
-        if lowered.startswith(prefix):
+    if not write:
+        return next((p for prefix, p in _PERMISSIONS if lowered.startswith(prefix)), "")
+    method = write if isinstance(write, str) else "*"
+    for methods, prefix, permission in _WRITE_PERMISSIONS:
+        if methods in ("*", method) and lowered.startswith(prefix):
             return permission
     return ""
+
+
+# Characters a ``conditions`` string cannot carry safely: quote and backslash end or escape the
+# string (ConnectWise documents no escape), ``*`` is its wildcard [§4].
+_UNSAFE_IN_CONDITION = frozenset('"\\*')
+
+
+def equals_condition(field: str, value: str | int) -> str:
+    """``field="value"`` (or ``field=12``) for ``conditions``, exactly that record and no other.
+
+    Raises ValueError for a string that would change the query (a quote, a backslash or the
+    ``*`` wildcard) or is empty or unprintable; callers validate such values up front.
+    """
+    if isinstance(value, int):
+        return f"{field}={value}"
+    if not value or not value.isprintable() or _UNSAFE_IN_CONDITION & set(value):
+        raise ValueError(f"{value!r} cannot be searched for exactly in ConnectWise conditions")
+    return f'{field}="{value}"'
 
 
 @dataclass(frozen=True)
@@ -382,16 +414,27 @@ class ConnectWiseClient:
         timeout or 5xx after sending is :class:`WriteOutcomeUnknown` (re-read to know); 400 is
         :class:`WriteRejected` with ConnectWise's field messages; 403 names the Edit permission.
         """
+        return await self._write("PATCH", path, list(operations))
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> Json:
+        """POST one new record (a ticket, a note); the record as ConnectWise answers it.
+
+        Sent once, never retried, with the errors of :meth:`patch`: a POST that timed out may
+        have created the record, so the caller looks it up before sending it again.
+        """
+        return await self._write("POST", path, dict(body))
+
+    async def _write(self, method: str, path: str, body: object) -> Json:
         if self._http is None or self._limiter is None:
             raise RuntimeError("use 'async with ConnectWiseClient(...)' before writing")
         endpoint = _endpoint_of(path)
         headers = self._headers.copy()
         headers["Content-Type"] = "application/json"
         request = httpx.Request(
-            "PATCH",
+            method,
             _parsed_url(self._url(path)),
             headers=headers,
-            content=orjson.dumps(list(operations)),
+            content=orjson.dumps(body),
             extensions=self._extensions,
         )
         try:
@@ -399,25 +442,27 @@ class ConnectWiseClient:
                 response = await self._http.send(request, auth=None, follow_redirects=False)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise ConnectionFailed(  # never left this machine: nothing was written
-                f"could not send PATCH {endpoint} to {self.site.host}: {_name(exc)}",
+                f"could not send {method} {endpoint} to {self.site.host}: {_name(exc)}",
                 endpoint=endpoint,
                 fix="check the site and network; nothing was written",
             ) from None
         except httpx.RequestError as exc:
             raise WriteOutcomeUnknown(
-                f"PATCH {endpoint} was sent but no answer came ({_name(exc)}): it may or may "
+                f"{method} {endpoint} was sent but no answer came ({_name(exc)}): it may or may "
                 "not have been applied",
                 endpoint=endpoint,
-                fix="re-read the record (cwdrift check) before trying again",
+                fix="re-read the record before trying again",
             ) from None
         status = response.status_code
-        log.debug("PATCH %s -> %d", endpoint, status)
+        log.debug("%s %s -> %d", method, endpoint, status)
         if 200 <= status < 300:
             payload = self._decode(response, endpoint)
             return payload if isinstance(payload, dict) else {}
-        raise self._write_error_for(response, endpoint)
+        raise self._write_error_for(response, method, endpoint)
 
-    def _write_error_for(self, response: httpx.Response, endpoint: str) -> ConnectWiseError:
+    def _write_error_for(
+        self, response: httpx.Response, method: str, endpoint: str
+    ) -> ConnectWiseError:
         status = response.status_code
         said = self._server_message(response)
         detail = f" (ConnectWise said: {said})" if said else ""
@@ -425,38 +470,38 @@ class ConnectWiseClient:
             errors = self._field_errors(response)
             listed = f": {'; '.join(errors)}" if errors else ""
             return WriteRejected(
-                f"ConnectWise refused PATCH {endpoint}{detail}{listed}",
+                f"ConnectWise refused {method} {endpoint}{detail}{listed}",
                 endpoint=endpoint,
                 errors=errors,
                 fix="nothing was written; the request needs changing",
             )
         if status == 403:
-            permission = required_permission(endpoint, write=True)
-            lacks = f"the write key's role lacks {permission}" if permission else "not allowed"
+            permission = required_permission(endpoint, write=method)
+            lacks = f"the keys' role lacks {permission}" if permission else "not allowed"
             return PermissionDenied(
-                f"ConnectWise refused PATCH {endpoint}: {lacks}{detail}",
+                f"ConnectWise refused {method} {endpoint}: {lacks}{detail}",
                 endpoint=endpoint,
                 permission=permission,
                 fix=(
-                    f"grant {permission} to the role of the fix key's member"
+                    f"grant {permission} to the role of the API member whose keys wrote"
                     if permission
-                    else "check the role of the fix key's member"
+                    else "check the role of the API member whose keys wrote"
                 ),
             )
         if status == 409:
             return WriteConflict(
-                f"ConnectWise answered 409 Conflict to PATCH {endpoint}{detail}",
+                f"ConnectWise answered 409 Conflict to {method} {endpoint}{detail}",
                 endpoint=endpoint,
                 status=status,
                 fix="the record is in use or changed; re-read it and try again later",
             )
         if status >= 500:
             return WriteOutcomeUnknown(
-                f"ConnectWise failed with {status} on PATCH {endpoint}{detail}: the change may "
-                "or may not have been applied",
+                f"ConnectWise failed with {status} on {method} {endpoint}{detail}: the change "
+                "may or may not have been applied",
                 endpoint=endpoint,
                 status=status,
-                fix="re-read the record (cwdrift check) before trying again",
+                fix="re-read the record before trying again",
             )
         return self._error_for(response, endpoint, 1)
 
