@@ -11,7 +11,8 @@
         private_key_file: /run/secrets/acme  # or private_key: ${ACME_PRIVATE_KEY}
         client_id: ${CW_CLIENT_ID}
         integration_member: GozyntaAPI
-    notify: {slack: [...], email: [...], routes: [...]}
+        ticket_company: Acme                # the MSP's company for it (connectwise_ticket)
+    notify: {slack: [...], email: [...], connectwise_ticket: [...], routes: [...]}
 
 ``${VAR}`` (or ``${VAR:-default}``) in any string expands from the environment; any key ``x_file``
 reads the secret ``x`` from that file. Relative paths are relative to the config file. A literal
@@ -30,7 +31,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from monitor.alerts.config import NotifyConfig
+from monitor.alerts.config import CompanyIdentifier, NotifyConfig
+from monitor.alerts.model import TenantRef
+from monitor.alerts.routing import match_routes
+from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions, Waiver
 from monitor.durations import Duration
 from monitor.errors import ConfigError
@@ -93,6 +97,10 @@ class TenantConfig(_Strict):
     schedule: Schedule | None = None
     options: TenantOptions = TenantOptions()
     waivers: tuple[Waiver, ...] = ()
+    ticket_company: CompanyIdentifier | None = Field(
+        default=None,
+        description="The MSP's company identifier for this customer, for connectwise_ticket.",
+    )
 
     def __repr__(self) -> str:  # the private key is a SecretStr already; keep repr short too
         return f"TenantConfig(id={self.id!r}, site={self.site!r})"
@@ -230,7 +238,52 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, located) from None
+    _check_ticket_channels(config, located)
     return LoadedConfig(config=config, path=path, warnings=warnings)
+
+
+def _check_ticket_channels(config: Config, located: LocatedYaml) -> None:
+    """Every tenant a ticket channel can hear of has a company to file under, named explicitly
+    (one customer's drift must never land on another's ticket); reports are not tickets."""
+    tickets = config.notify.ticket_channels
+    names = config.notify.channel_names
+    for index, tenant in enumerate(config.tenants):
+        if tenant.ticket_company is not None:
+            continue
+        ref = TenantRef(id=tenant.id, name=tenant.name, tags=tenant.tags)
+        for c_index, channel in enumerate(config.notify.connectwise_ticket):
+            if channel.company is not None or channel.name not in routed_channels(
+                ref, channel.min_severity, config
+            ):
+                continue
+            raise ConfigError(
+                f"tenant {tenant.id!r} is routed to ticket channel {channel.name!r}, but has no "
+                f"ticket_company and the channel has no catch-all company",
+                location=located.where(("tenants", index)),
+                fix=(
+                    f"set tenants[{index}].ticket_company to the MSP's company identifier for "
+                    f"{tenant.name}, or notify.connectwise_ticket[{c_index}].company"
+                ),
+            )
+    for r_index, name in enumerate(config.report.channels):
+        if name in tickets:
+            raise ConfigError(
+                f"report.channels names the ticket channel {name!r}",
+                location=located.where(("report", "channels", r_index)),
+                fix="send the weekly report to slack or email channels: "
+                + ", ".join(n for n in names if n not in tickets),
+            )
+
+
+def routed_channels(tenant: TenantRef, min_severity: Severity, config: Config) -> set[str]:
+    """The channels the routes can send ``tenant``'s alerts of ``min_severity`` or above to."""
+    found: set[str] = set()
+    for severity in Severity:
+        if severity.at_least(min_severity):
+            found.update(
+                match_routes(tenant, severity, config.notify.routes, config.notify.channel_names)
+            )
+    return found
 
 
 def _expand(
