@@ -30,6 +30,7 @@ from monitor.store.alert_tables import OutboxMessage
 from monitor.store.outbox import load_states, queue_messages, write_states
 from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 from monitor.store.silences import active_silences
+from monitor.store.tickets import load_incidents, save_incidents
 from monitor.store.waivers import effective_waivers
 
 log = logging.getLogger("cwdrift.jobs")
@@ -136,7 +137,12 @@ def _record(
         )
         queued = queue_alerts(
             session,
-            tenant=TenantRef(id=tenant.id, name=tenant.name, tags=tuple(tenant.tags)),
+            tenant=TenantRef(
+                id=tenant.id,
+                name=tenant.name,
+                tags=tuple(tenant.tags),
+                ticket_company=tenant.ticket_company,
+            ),
             findings=findings,
             error=error,
             changes=changes,
@@ -210,7 +216,11 @@ def queue_alerts(
     planned = plan(())
     if planned.consulted_silences:  # most checks never ask, and then need not read them
         planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
-    outgoing = notifications(planned, policy)
+    # Ticket incidents matter only when there is something to say and a ticket channel to hear.
+    needs_incidents = planned.group is not None and bool(policy.connectwise_ticket)
+    incidents = load_incidents(session, tenant.id) if needs_incidents else []
+    outgoing = notifications(planned, policy, incidents)
     moved = [s for s in outgoing.states.values() if stored.get(s.alert_key) != s]
     write_states(session, moved, stored)
+    save_incidents(session, outgoing.incidents)
     return queue_messages(session, tenant.id, outgoing.messages, now)

@@ -3,7 +3,7 @@
     database.Database        engine, session(), migrate(), current_revision(), ping()
     runs.record_run          one check run of one tenant, in the caller's transaction
     history                  changes, snapshot_at, findings_at, open findings, summaries
-    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables
+    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables, tickets
                              the queries of alerting, reports, the daemon and cluster mode
 
 ``TABLE_MODULES`` lists every module that defines tables. Importing the package imports them
@@ -15,7 +15,14 @@ one line here.
 
 from types import ModuleType
 
-from monitor.store import alert_tables, cluster_tables, daemon_tables, tables, waiver_tables
+from monitor.store import (
+    alert_tables,
+    cluster_tables,
+    daemon_tables,
+    tables,
+    ticket_tables,
+    waiver_tables,
+)
 from monitor.store.database import Database
 
 TABLE_MODULES: tuple[ModuleType, ...] = (
@@ -24,6 +31,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     daemon_tables,  # daemon_node, tenant_schedule
     waiver_tables,  # waiver, waiver_event
     cluster_tables,  # cluster_node
+    ticket_tables,  # ticket_incident
 )
 
 __all__ = ["TABLE_MODULES", "Database"]
