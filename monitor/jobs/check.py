@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -169,14 +169,24 @@ def _who_changed(snapshot: Snapshot | None) -> Mapping[str, tuple[str | None, st
 
 
 async def check_many(
-    rt: Runtime, tenants: Iterable[TenantConfig], *, in_flight: int | None = None
+    rt: Runtime,
+    tenants: Iterable[TenantConfig],
+    *,
+    in_flight: int | None = None,
+    on_done: Callable[[TenantResult], None] | None = None,
 ) -> list[TenantResult]:
-    """Check tenants concurrently, at most ``in_flight`` at once; one failure never stops others."""
+    """Check tenants concurrently, at most ``in_flight`` at once; one failure never stops others.
+
+    ``on_done`` hears of each tenant as it finishes (the command line's progress bar).
+    """
     limit = asyncio.Semaphore(in_flight or rt.config.daemon.tenants_in_flight)
 
     async def one(tenant: TenantConfig) -> TenantResult:
         async with limit:
-            return await check_tenant(rt, tenant)
+            result = await check_tenant(rt, tenant)
+        if on_done is not None:
+            on_done(result)
+        return result
 
     return list(await asyncio.gather(*(one(t) for t in tenants)))
 

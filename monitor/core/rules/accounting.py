@@ -9,7 +9,27 @@ from __future__ import annotations
 from pydantic import Field
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import Context, Outcome, Requirement, human
+from monitor.core.rules.base import NOT_SET, ActualValues, Context, Outcome, Requirement, human
+
+# AccountingPackageSetup.accountingPackage.identifier (spec 2025.8 enum) -> the name in the UI's
+# dropdown. The pairing is inferred ([INF] in ../shared/connectwise-api.md §3.9): QB99 is
+# QuickBooks, GPlains Dynamics GP, Mas200/Mas200v4 Sage ERP 100 (v4), SBA a legacy package.
+ACCOUNTING_PACKAGES: dict[str, str] = {
+    "QB99": "QuickBooks",
+    "Mas200": "Sage ERP 100",
+    "GPlains": "Microsoft Dynamics GP",
+    "SBA": "Small Business Accounting",
+    "Mas200v4": "Sage ERP 100 v4",
+    "Other": "Other",
+}
+_FLAG_ALIASES = {
+    "true": "on",
+    "false": "off",
+    "enabled": "on",
+    "disabled": "off",
+    "checked": "on",
+    "unchecked": "off",
+}
 
 
 class AccountingSettingRequirement(Requirement):
@@ -36,3 +56,12 @@ class AccountingSettingRequirement(Requirement):
             return Outcome(Status.PASS if passed else Status.FAIL, want, human(value), keys, note)
         passed = isinstance(value, str) and value.strip().casefold() == self.expected.casefold()
         return Outcome(Status.PASS if passed else Status.FAIL, want, human(value), keys)
+
+    def actual_values(self) -> ActualValues | None:
+        """Flags read on/off/not set; the package its identifier, also named as in the UI."""
+        if isinstance(self.expected, bool):
+            return ActualValues(("on", "off", NOT_SET), _FLAG_ALIASES)
+        if self.field == "package":
+            names = {name: ident for ident, name in ACCOUNTING_PACKAGES.items() if name != ident}
+            return ActualValues((*ACCOUNTING_PACKAGES, NOT_SET), names)
+        return None  # other text fields (formats) are free text as far as a waiver goes
