@@ -266,7 +266,9 @@ class TicketSender:
             if not step.create:
                 log.info("ticket %s: nothing to close, it was never created", step.xref)
                 return
-            ticket = await cw.post("/service/tickets", self._new_ticket(desk, company, step))
+            ticket = await cw.post(
+                "/service/tickets", ticket_body(self.config, desk, company, step)
+            )
             log.info("ticket %s: created #%s", step.xref, ticket.get("id"))
         ticket_id = ticket.get("id")
         if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
@@ -286,39 +288,10 @@ class TicketSender:
                 # alert channels only until a new rule fails or one regresses.
                 log.info("ticket #%s: closed by a person; reminder not posted", ticket_id)
             else:
-                await cw.post(f"/service/tickets/{ticket_id}/notes", self._note(step, late=late))
+                note = note_body(self.config, step, late=late)
+                await cw.post(f"/service/tickets/{ticket_id}/notes", note)
         if step.status is StatusChange.CLOSE and not closed and not late:
             await self._set_status(cw, ticket_id, desk.closed_status, closed=True)
-
-    def _new_ticket(self, desk: Desk, company: Ref, step: TicketStep) -> Json:
-        # The details go in an internal note posted next, not in initialInternalAnalysis:
-        # looked up by its event marker, it is posted exactly once whatever ConnectWise does
-        # with the initial texts (undocumented).
-        body: Json = {
-            "summary": step.summary,
-            "recordType": "ServiceTicket",
-            "board": desk.board.reference(),
-            "company": company.reference(),
-            "status": desk.new_status.reference(),
-            "externalXRef": step.xref,
-            "processNotifications": self.config.process_notifications,
-        }
-        if desk.ticket_type is not None:
-            body["type"] = desk.ticket_type.reference()
-        priority = desk.priorities.get(step.severity)
-        if priority is not None:
-            body["priority"] = priority.reference()
-        return body
-
-    def _note(self, step: TicketStep, *, late: bool) -> Json:
-        text = f"[late] {step.note}" if late else step.note
-        return {
-            "text": text,
-            "internalAnalysisFlag": True,  # internal: customers are not shown drift details
-            "detailDescriptionFlag": False,
-            "resolutionFlag": step.resolution,
-            "processNotifications": self.config.process_notifications,
-        }
 
     async def _set_status(
         self, cw: ConnectWiseClient, ticket_id: int, status: Ref, *, closed: bool
@@ -340,6 +313,41 @@ class TicketSender:
                 "check the board's workflow rules and statuses.new/statuses.closed",
             )
         log.info("ticket #%s: %s (%s)", ticket_id, "closed" if closed else "reopened", status.name)
+
+
+def ticket_body(config: TicketChannel, desk: Desk, company: Ref, step: TicketStep) -> Json:
+    """The POST that creates a step's ticket.
+
+    The details go in an internal note posted next, not in ``initialInternalAnalysis``: looked
+    up by its event marker, that note is posted exactly once whatever ConnectWise does with the
+    initial texts (undocumented).
+    """
+    body: Json = {
+        "summary": step.summary,
+        "recordType": "ServiceTicket",
+        "board": desk.board.reference(),
+        "company": company.reference(),
+        "status": desk.new_status.reference(),
+        "externalXRef": step.xref,
+        "processNotifications": config.process_notifications,
+    }
+    if desk.ticket_type is not None:
+        body["type"] = desk.ticket_type.reference()
+    priority = desk.priorities.get(step.severity)
+    if priority is not None:
+        body["priority"] = priority.reference()
+    return body
+
+
+def note_body(config: TicketChannel, step: TicketStep, *, late: bool = False) -> Json:
+    """The POST of a step's note: internal, so customers are not shown drift details."""
+    return {
+        "text": f"[late] {step.note}" if late else step.note,
+        "internalAnalysisFlag": True,
+        "detailDescriptionFlag": False,
+        "resolutionFlag": step.resolution,
+        "processNotifications": config.process_notifications,
+    }
 
 
 def classify(channel: str, exc: CwdriftError) -> DeliveryError:

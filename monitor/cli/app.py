@@ -21,6 +21,7 @@ from monitor.cli import (
     history_commands,
     ops_commands,
     report_commands,
+    tickets_commands,
 )
 from monitor.cli.common import EXIT_ERROR, state
 from monitor.cli.render import err
@@ -45,6 +46,7 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     report_commands.commands,  # report, waive, waivers, prune
     daemon_commands.commands,  # run, status, silence
     alerts_commands.commands,  # alerts retry
+    tickets_commands.commands,  # tickets check
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo
 )
