@@ -22,7 +22,7 @@ class CogsSegmentsRequirement(Requirement):
     kind = "cogs_segments"
 
     def evaluate(self, ctx: Context) -> Outcome:
-        reason = ctx.unknown_reason(("gl.cogs1",))
+        reason = ctx.snapshot.unknown_section("gl")
         if reason is not None:
             return ctx.unknown(EXPECTED, ("gl.cogs1",), reason)
         segments = segments_in_use(ctx.snapshot, "cogs")
