@@ -38,17 +38,21 @@ def tickets_check(
     """
     loaded = load()
     names = [c.name for c in loaded.config.notify.connectwise_ticket]
-    if not names:
-        raise ConfigError(
-            "no ticket channel is configured",
-            location="notify.connectwise_ticket",
-            fix="add one (see config/example.yaml and the README's Tickets section)",
-        )
+    if not names and channel is None:
+        if as_json:
+            render.print_json({"channels": []})
+        else:
+            render.out.print(
+                "no ticket channel is configured: add one under notify.connectwise_ticket "
+                "(see config/example.yaml)",
+                markup=False,
+            )
+        raise typer.Exit(EXIT_OK)
     if channel is not None and channel not in names:
         raise ConfigError(
             f"no ticket channel named {channel!r}",
             location="--channel",
-            fix=f"use one of {', '.join(names)}",
+            fix=f"use one of {', '.join(names) or '(none configured)'}",
         )
     runtime = Runtime.open(loaded)
 

@@ -5,14 +5,16 @@ database engine. Clocks are injected; nothing sleeps."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alert_builders import T0, finding, hours
 from alert_db import outbox
 from ticket_desk import MSP, TicketRig
 
-from monitor.core.findings import Severity, Status
+from monitor.core.findings import Finding, Severity, Status
 from monitor.data import bundled_file
 from monitor.simulator.scenario import Fault, load_scenario
 from monitor.simulator.server import RunningSimulator, running_simulator
@@ -260,3 +262,45 @@ def test_a_duplicate_external_reference_is_flagged_for_a_person(rig: TicketRig) 
     rig.check(hours(24), [EXPENSES_FAIL])
     assert rig.dispatch(hours(24)).failed == 1
     assert f"several tickets carry externalXRef {xref!r}" in (rig.health().last_error or "")
+
+
+def test_the_readme_sample_ticket_is_what_cwdrift_files(rig: TicketRig) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("A sample ticket,", 1)[1].split("```\n", 2)[1]
+    summary, body = sample.split("\n\n", 1)
+    expenses = finding(
+        rule="transfer-expenses-as-bill-is-off",
+        label="Transfer Expenses as a Bill is off",
+        remediation=(
+            'System > Setup Tables > Accounting Package: uncheck "Transfer Expenses as a Bill"'
+        ),
+    )
+    invoicing = finding(
+        rule="role-grants-invoicing-delete-all",
+        label="Role may not delete invoices",
+        severity=Severity.HIGH,
+        expected="All",
+        actual="None",
+        keys=("permission.finance.invoicing",),
+        remediation="System > Security Roles > Gozynta API > Finance > Invoicing: Delete All",
+    )
+    who = {"accounting.transferExpensesAsBillFlag": ("jsmith", "2026-03-02T08:51:10Z")}
+    checks = [
+        (T0, [expenses]),
+        (hours(2), [expenses, invoicing]),
+        (hours(24), [expenses, invoicing]),
+        (hours(25), [passing(expenses), invoicing]),
+        (hours(26), [passing(expenses), passing(invoicing)]),
+    ]
+    for at, findings in checks:
+        rig.check(at, findings, who=who)
+        rig.dispatch(at)
+    ticket = rig.ticket()
+    assert ticket["summary"] == summary
+    assert "\n---\n".join(rig.notes()) + "\n" == body
+    assert (ticket["status"], ticket["closedBy"]) == (">Closed", "CwdriftTickets")
+    assert ticket["externalXRef"] == "cwdrift:psa:acme:drift:20260302T090000Z"
+
+
+def passing(failing: Finding) -> Finding:
+    return replace(failing, status=Status.PASS, actual=failing.expected)

@@ -4,13 +4,12 @@ checks queued and dispatched exactly as the check job and the dispatcher do."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
-from alert_db import enqueue
 from ticket_builders import ACME_TICKETS, ticket_policy
 
 from monitor.alerts.channels import build_channels
@@ -18,6 +17,7 @@ from monitor.alerts.config import NotifyConfig
 from monitor.alerts.model import TenantRef
 from monitor.core.findings import Finding
 from monitor.errors import CwdriftError
+from monitor.jobs.check import queue_alerts
 from monitor.jobs.deliver import DispatchReport, dispatch_pending
 from monitor.simulator.server import RunningSimulator
 from monitor.store.database import Database
@@ -42,11 +42,20 @@ class TicketRig:
         at: datetime,
         findings: Sequence[Finding] | None = None,
         error: CwdriftError | None = None,
-    ) -> list[dict[str, Any]]:
-        """One check's alerts queued (committed); the payloads written."""
-        return enqueue(
-            self.db, self.config, findings=findings, error=error, now=at, tenant=self.tenant
-        )
+        who: Mapping[str, tuple[str | None, str | None]] | None = None,
+    ) -> None:
+        """One check's alerts queued and committed, as the check job does."""
+        with self.db.session() as session:
+            queue_alerts(
+                session,
+                tenant=self.tenant,
+                findings=findings,
+                error=error,
+                changes=[],
+                who=who or {},
+                now=at,
+                policy=self.config,
+            )
 
     def dispatch(self, at: datetime) -> DispatchReport:
         channels = build_channels(self.config)

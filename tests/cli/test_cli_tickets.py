@@ -66,12 +66,13 @@ def test_tickets_check_names_a_company_that_does_not_exist(tickets_env: TicketEn
     assert "no company with identifier 'Glo'" in missing["problem"]["message"]
 
 
-def test_tickets_check_without_a_ticket_channel_is_one_clear_line(tickets_env: TicketEnv) -> None:
-    text = tickets_env.config.read_text().split("notify:")[0]
-    tickets_env.config.write_text(text)
-    with pytest.raises(ConfigError, match="no ticket channel is configured") as caught:
-        tickets_env.run("tickets", "check")
-    assert caught.value.location == "notify.connectwise_ticket"
+def test_tickets_check_without_a_ticket_channel_says_so(tickets_env: TicketEnv) -> None:
+    tickets_env.config.write_text(tickets_env.config.read_text().split("notify:")[0])
+    code, output = tickets_env.run("tickets", "check")
+    assert code == 0 and "no ticket channel is configured" in output
+    assert json.loads(tickets_env.run("tickets", "check", "--json")[1]) == {"channels": []}
+    with pytest.raises(ConfigError, match="no ticket channel named 'psa'"):
+        tickets_env.run("tickets", "check", "--channel", "psa")
 
 
 def test_check_files_one_ticket_for_the_drifting_tenant_and_none_twice(
