@@ -59,8 +59,11 @@ from pydantic import (
 )
 
 from monitor.clock import ensure_utc
+from monitor.configfile import invalid
+from monitor.connectwise.site import parse_site
 from monitor.core.findings import Severity
 from monitor.durations import Duration
+from monitor.errors import ConfigError
 
 ChannelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -250,6 +253,15 @@ class TicketChannel(_Strict):
 
     def __repr__(self) -> str:  # short, and never near the private key
         return f"TicketChannel(name={self.name!r}, site={self.site!r})"
+
+    @field_validator("site")
+    @classmethod
+    def _https_site(cls, value: str) -> str:
+        try:
+            parse_site(value)  # https, or plain http on loopback only, as for tenants
+        except ConfigError as exc:
+            raise invalid(exc.problem, exc.fix) from None
+        return value
 
     @field_validator("private_key")
     @classmethod

@@ -45,7 +45,7 @@ def check(
     Example: cwdrift check --tenant acme --json
     """
 
-    loaded = load()
+    loaded = load(tenants=True)
     tenants = select_tenants(loaded, tenant)
     runtime = Runtime.open(loaded)
 
@@ -121,7 +121,7 @@ def config_validate(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift --config cwdrift.yaml config validate
     """
-    loaded = load()
+    loaded = load(tenants=True)
     baseline = load_baseline(loaded.baseline_path)
     loaded.check_rules_exist(baseline.ids)
     if as_json:

@@ -160,6 +160,7 @@ def test_defaults_keep_warnings_out_and_customers_unmailed() -> None:
         {"company": "x" * 26},
         {"reopen_within": "-1d"},
         {"private_key": ""},
+        {"site": "http://psa.example.com"},  # the keys would cross the network in the clear
     ],
 )
 def test_values_that_would_change_a_search_or_are_empty_are_refused(change: dict[str, Any]) -> None:
@@ -187,8 +188,11 @@ def test_the_report_cannot_go_to_a_ticket_channel(
         "report": {"channels": ["psa"]},
     }
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=r"report\.channels names the ticket channel 'psa'"):
+    with pytest.raises(
+        ConfigError, match=r"report\.channels\[0\]: unknown channel 'psa'"
+    ) as caught:
         load_config(path)
+    assert "notify.slack or notify.email (ops)" in caught.value.fix
 
 
 def test_a_literal_private_key_is_accepted_with_a_warning(
