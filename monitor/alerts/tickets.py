@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -165,14 +165,19 @@ class TicketPlan:
 
 
 def plan_tickets(
-    group: NotificationGroup, channel: TicketChannel, incidents: Iterable[Incident]
+    group: NotificationGroup,
+    channel: TicketChannel,
+    incidents: Iterable[Incident],
+    open_keys: Collection[str] | None = None,
 ) -> TicketPlan:
     """The steps for ``group`` (already routed to ``channel``) and the incidents they move.
 
-    ``incidents`` are the channel's stored incidents for the group's tenant (any kind).
+    ``incidents`` are the channel's stored incidents for the group's tenant (any kind);
+    ``open_keys`` the tenant's open alerts after this check, to close what passed unheard
+    (None: not known, nothing is reconciled).
     """
     current = {incident.kind: incident for incident in incidents}
-    planner = _Planner(group, channel, current)
+    planner = _Planner(group, channel, current, open_keys)
     planner.collection([e for e in group.events if e.alert_key == COLLECTION_KEY])
     planner.drift([e for e in group.events if e.alert_key != COLLECTION_KEY])
     moved = tuple(
@@ -198,9 +203,11 @@ class _Planner:
         group: NotificationGroup,
         channel: TicketChannel,
         incidents: dict[IncidentKind, Incident],
+        open_keys: Collection[str] | None,
     ) -> None:
         self.group = group
         self.channel = channel
+        self.open_keys = open_keys
         self.now = group.checked_at
         self.incidents = dict(incidents)
         self.steps: list[TicketStep] = []
@@ -208,12 +215,13 @@ class _Planner:
     # -- the two kinds of incident ---------------------------------------------------------
 
     def drift(self, events: Sequence[AlertEvent]) -> None:
-        incident = self.incidents.get(IncidentKind.DRIFT)
+        incident = self._reconciled(self.incidents.get(IncidentKind.DRIFT), events)
         failing = set(incident.failing) if incident is not None and incident.is_open else set()
         opening = [
             e
             for e in events
-            if e.kind in _OPENING and e.alert_key not in failing and self._severe_enough(e)
+            if (e.kind in _OPENING or (e.kind is EventKind.REMINDER and e.alert_key not in failing))
+            and (e.alert_key in failing or self._severe_enough(e))
         ]
         reminders = [e for e in events if e.kind is EventKind.REMINDER and e.alert_key in failing]
         resolved = [e for e in events if e.kind is EventKind.RESOLVED and e.alert_key in failing]
@@ -235,6 +243,9 @@ class _Planner:
                 )
             else:
                 incident = self._close(incident, _resolved_note(self.group, resolved))
+        elif incident is not None and incident.is_open and not incident.failing:
+            # Every rule passed while notifications were silenced (see _reconciled).
+            incident = self._close(incident, _resolved_unheard_note(self.group, incident))
         if incident is not None:
             self.incidents[IncidentKind.DRIFT] = incident
 
@@ -243,17 +254,39 @@ class _Planner:
         is_open = incident is not None and incident.is_open
         failed = [e for e in events if e.kind is EventKind.CANNOT_VERIFY and self._severe_enough(e)]
         recovered = [e for e in events if e.kind is EventKind.RECOVERED]
+        unheard = (
+            is_open
+            and not failed
+            and not recovered
+            and self.open_keys is not None
+            and COLLECTION_KEY not in self.open_keys
+        )
         if failed:
             if is_open and incident is not None:
                 note = _opening_note(self.group, failed, more=True)
                 incident = self._step(incident, note, severity=None)
             else:
                 incident = self._open(IncidentKind.COLLECTION, incident, failed)
-        elif recovered and is_open and incident is not None:
+        elif (recovered or unheard) and is_open and incident is not None:
             incident = replace(incident, failing=())
             incident = self._close(incident, _recovered_note(self.group, recovered))
         if incident is not None:
             self.incidents[IncidentKind.COLLECTION] = incident
+
+    def _reconciled(
+        self, incident: Incident | None, events: Sequence[AlertEvent]
+    ) -> Incident | None:
+        """The incident without the rules whose alerts closed unheard by this channel.
+
+        A silence swallows a resolution (the alert state still moves): the ticket would stay
+        open for a fixed drift. Keys failing here whose alerts are no longer open, and that
+        this group says nothing about, are dropped; with none left the incident closes.
+        """
+        if incident is None or not incident.is_open or self.open_keys is None:
+            return incident
+        told = {e.alert_key for e in events}
+        kept = tuple(k for k in incident.failing if k in self.open_keys or k in told)
+        return replace(incident, failing=kept) if kept != incident.failing else incident
 
     # -- moves ------------------------------------------------------------------------------
 
@@ -369,7 +402,7 @@ class _Planner:
         return _worst(about) if about else self.channel.min_severity
 
 
-_OPENING = frozenset({EventKind.NEW, EventKind.REGRESSED, EventKind.REMINDER})
+_OPENING = frozenset({EventKind.NEW, EventKind.REGRESSED})  # and a reminder of a new key
 
 
 def incident_xref(
@@ -466,7 +499,17 @@ def _resolved_note(group: NotificationGroup, events: Sequence[AlertEvent]) -> st
 
 def _recovered_note(group: NotificationGroup, events: Sequence[AlertEvent]) -> str:
     head = f"Readable again: cwdrift reads {group.tenant.name}'s configuration at {_when(group)}."
+    if not events:
+        head += " (The recovery itself was not announced: notifications were silenced.)"
     return "\n\n".join([head, *(_item(e) for e in events), "cwdrift closes the ticket."])
+
+
+def _resolved_unheard_note(group: NotificationGroup, incident: Incident) -> str:
+    return (
+        f"Resolved: every rule of this ticket passes again, found at {_when(group)} (the "
+        f"resolution was not announced: notifications were silenced). Rules: "
+        f"{', '.join(incident.keys)}.\n\ncwdrift closes the ticket."
+    )
 
 
 def _reopened_note(

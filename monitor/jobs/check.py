@@ -226,10 +226,9 @@ def queue_alerts(
     planned = plan(())
     if planned.consulted_silences:  # most checks never ask, and then need not read them
         planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
-    # Ticket incidents matter only when there is something to say and a ticket channel to hear.
-    needs_incidents = planned.group is not None and bool(policy.connectwise_ticket)
-    incidents = load_incidents(session, tenant.id) if needs_incidents else []
-    outgoing = notifications(planned, policy, incidents)
+    # Ticket channels keep incidents: read them only when one is configured.
+    incidents = load_incidents(session, tenant.id) if policy.connectwise_ticket else []
+    outgoing = notifications(planned, policy, incidents, tenant=tenant, now=now)
     moved = [s for s in outgoing.states.values() if stored.get(s.alert_key) != s]
     write_states(session, moved, stored)
     save_incidents(session, outgoing.incidents)

@@ -6,14 +6,14 @@ asserts the steps the ticket channel gets and the incident it keeps.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from alert_builders import EXPENSE_RULE, INVOICING_RULE, T0, finding, hours, revoked_keys
 from hypothesis import given
 from hypothesis import strategies as st
 from ticket_builders import ACME_TICKETS, Walk, ticket_channel, ticket_policy
 
-from monitor.alerts.config import NotifyConfig
+from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.model import NotificationGroup, TenantRef
 from monitor.alerts.tickets import (
     SUMMARY_MAX,
@@ -164,6 +164,44 @@ def test_cannot_verify_is_a_ticket_of_its_own_closed_when_readable_again() -> No
     assert readable.xref == blind.xref and readable.status is StatusChange.CLOSE
     assert readable.note.startswith("Readable again")
     assert walk.incident(IncidentKind.DRIFT).is_open  # the drift ticket is untouched
+
+
+def silence(until: datetime, **target: str) -> Silence:
+    return Silence(reason="maintenance", author="ana", expires=until, **target)
+
+
+def test_a_fix_a_silence_swallowed_still_closes_the_ticket() -> None:
+    walk = Walk(ticket_policy())
+    created = only(walk.check(T0, [EXPENSES_FAIL]))
+    muted = [silence(hours(48), tenant="acme")]
+    closing = only(walk.check(hours(1), [EXPENSES_PASS], silences=muted))
+    assert (closing.xref, closing.status, closing.resolution) == (
+        created.xref,
+        StatusChange.CLOSE,
+        True,
+    )
+    assert "the resolution was not announced: notifications were silenced" in closing.note
+    assert not walk.incident().is_open
+    assert walk.check(hours(2), [EXPENSES_PASS], silences=muted) is None  # said once
+
+
+def test_recovery_a_silence_swallowed_still_closes_the_cannot_verify_ticket() -> None:
+    walk = Walk(ticket_policy(failure_threshold=1))
+    blind = only(walk.check(T0, error=revoked_keys()))
+    muted = [silence(hours(48), tenant="acme")]
+    message = walk.check(hours(1), [invoicing(severity=Severity.MEDIUM)], silences=muted)
+    assert message is not None
+    [step] = message.steps
+    assert (step.xref, step.status) == (blind.xref, StatusChange.CLOSE)
+    assert "notifications were silenced" in step.note
+
+
+def test_a_silenced_new_rule_makes_no_ticket_until_the_silence_ends() -> None:
+    walk = Walk(ticket_policy())
+    muted = [silence(hours(2), rule=EXPENSE_RULE)]
+    assert walk.check(T0, [EXPENSES_FAIL], silences=muted) is None
+    step = only(walk.check(hours(3), [EXPENSES_FAIL], silences=muted))
+    assert step.create and "(was silenced until 2026-03-02 11:00 UTC)" in step.note
 
 
 def test_two_channels_keep_their_own_incidents_and_tickets() -> None:

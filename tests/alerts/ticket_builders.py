@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.alerts.config import NotifyConfig
+from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.lifecycle import plan_alerts
 from monitor.alerts.model import AlertState, TenantRef
 from monitor.alerts.notify import notifications
@@ -54,6 +54,7 @@ class Walk:
         findings: Sequence[Finding] | None = None,
         error: CwdriftError | None = None,
         channel: str = "psa",
+        silences: Sequence[Silence] = (),
     ) -> TicketMessage | None:
         """One check; the ticket message ``channel`` gets (None: nothing)."""
         planned = plan_alerts(
@@ -63,8 +64,11 @@ class Walk:
             error=error,
             policy=self.config,
             now=at,
+            silences=silences,
         )
-        out = notifications(planned, self.config, list(self.incidents.values()))
+        out = notifications(
+            planned, self.config, list(self.incidents.values()), tenant=self.tenant, now=at
+        )
         self.states = list(out.states.values())
         for incident in out.incidents:
             self.incidents[(incident.channel, incident.kind)] = incident
