@@ -19,6 +19,9 @@ lifecycle's events, as routed to the channel, move it:
                                                    last resolved; later, or a rule that was not
                                                    part of it: a new incident and ticket
     cannot verify / readable again                 the same, on a ticket of its own
+    open --its alerts all closed unheard--> closed the same as resolved: a silence swallowed
+                                                   the resolution, but the ticket must not stay
+                                                   open for a fixed drift
 
 Each message is a list of :class:`TicketStep` s, each naming the ticket by its ``externalXRef``
 (:func:`incident_xref`, stable for the incident) and carrying an event number, unique on that
