@@ -36,19 +36,20 @@ from monitor.alerts.tickets import (
     TicketStep,
     events_in,
 )
-from monitor.connectwise.client import ConnectWiseClient, RetryPolicy, equals_condition
+from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
+from monitor.connectwise.conditions import equals
 from monitor.core.findings import Severity
 from monitor.errors import (
     AuthenticationFailed,
+    Conflict,
     CwdriftError,
     DeliveryError,
     MalformedResponse,
     NotFound,
     PermissionDenied,
     RateLimited,
-    WriteConflict,
+    ValidationRejected,
     WriteOutcomeUnknown,
-    WriteRejected,
 )
 
 log = logging.getLogger("cwdrift.alerts")
@@ -175,9 +176,7 @@ def _pick_status(config: TicketChannel, board: Ref, active: Sequence[Json], *, c
 async def find_company(cw: ConnectWiseClient, config: TicketChannel, identifier: str) -> Ref:
     """The MSP's company whose identifier is ``identifier`` (exactly; ConnectWise compares
     without case); a permanent :class:`DeliveryError` when there is none."""
-    rows = await cw.get_list(
-        "/company/companies", {"conditions": equals_condition("identifier", identifier)}
-    )
+    rows = await cw.get_list("/company/companies", {"conditions": equals("identifier", identifier)})
     row = next(
         (r for r in rows if str(r.get("identifier", "")).casefold() == identifier.casefold()),
         None,
@@ -195,9 +194,7 @@ async def find_company(cw: ConnectWiseClient, config: TicketChannel, identifier:
 async def find_ticket(cw: ConnectWiseClient, config: TicketChannel, xref: str) -> Json | None:
     """The ticket whose ``externalXRef`` is ``xref``, or None; two are a permanent failure (a
     person must keep one), never a guess."""
-    rows = await cw.get_list(
-        "/service/tickets", {"conditions": equals_condition("externalXRef", xref)}
-    )
+    rows = await cw.get_list("/service/tickets", {"conditions": equals("externalXRef", xref)})
     rows = [r for r in rows if r.get("externalXRef") == xref]
     if len(rows) > 1:
         ids = ", ".join(f"#{r.get('id')}" for r in rows)
@@ -370,9 +367,9 @@ def classify(channel: str, exc: CwdriftError) -> DeliveryError:
         )
     if isinstance(exc, RateLimited):
         return DeliveryError(where, permanent=False, retry_after=exc.retry_after, fix=exc.fix)
-    if exc.transient or isinstance(exc, WriteConflict | MalformedResponse):
+    if exc.transient or isinstance(exc, Conflict | MalformedResponse):
         return DeliveryError(where, permanent=False, fix="retried automatically")
-    if isinstance(exc, WriteRejected):
+    if isinstance(exc, ValidationRejected):
         return DeliveryError(
             where,
             permanent=True,

@@ -17,7 +17,7 @@ from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.lifecycle import Plan, plan_alerts
 from monitor.alerts.model import TenantRef
 from monitor.alerts.notify import notifications
-from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
+from monitor.connectwise.client import MEGABYTE, ConnectWiseClient, RetryPolicy
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.normalize import normalize
 from monitor.core.evaluate import diff, evaluate
@@ -96,6 +96,7 @@ async def _collect(rt: Runtime, tenant: TenantConfig, started: datetime) -> Snap
         limits=rt.limits,
         retry=RetryPolicy(attempts=cw.max_attempts),
         timeout=cw.timeout_seconds,
+        max_response_bytes=cw.max_response_mb * MEGABYTE,
         tenant=tenant.id,
     ) as client:
         raw = await collect_tenant(
