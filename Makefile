@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench image-smoke clean
 
 # Reinstall only when the dependency pins or project metadata change.
 $(STAMP): pyproject.toml constraints.txt
@@ -32,6 +32,11 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Not part of `make test`: builds the image (docker, or podman) and runs it; skips, saying why,
+# where no engine or base image is available. Output from a run is in deploy/OPERATIONS.md.
+image-smoke:
+	bash deploy/image-smoke.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

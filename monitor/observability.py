@@ -1,16 +1,14 @@
-"""What an operator sees of a running cwdrift: ``/healthz``, ``/metrics`` and structured logs.
+"""What an operator sees of a running cwdrift: metrics, what its checks did, and structured logs.
 
-    start_health_server(host, port, probe)  a tiny HTTP server in a daemon thread:
-                                            /healthz  200 when every probe check passes, else 503
-                                            /metrics  Prometheus text format from ``REGISTRY``
-    configure_logging()                     JSON lines when stderr is not a terminal, with the
-                                            tenant, run and node ids bound by ``log_context``
-    record_*                                the metric updates callers make
+    REGISTRY, record_*          the Prometheus series ``/metrics`` serves (monitor.web.health)
+    CheckWatch                  this process's own check attempts, for ``/readyz``: is it watching?
+    TENANT_GAUGES               the opt-in per-tenant series (``metrics.per_tenant``)
+    configure_logging()         JSON lines when stderr is not a terminal, with the tenant, run and
+                                node ids bound by ``log_context``
 
-The server runs in its own thread on purpose: a liveness probe must still answer (with 503)
-when the event loop is busy, and the probes it runs (a database ping) are synchronous anyway.
 Metrics live in a registry of our own, so an embedding process's default registry and ours
-never collide (tests import this module many times over).
+never collide (tests import this module many times over). The HTTP side (``/healthz``,
+``/readyz``, ``/metrics``) is :mod:`monitor.web.health`; this leaf only holds the numbers.
 """
 
 from __future__ import annotations
@@ -20,17 +18,16 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter as Tally
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -98,6 +95,11 @@ def _seen_severities() -> set[str]:
     }
 
 
+def record_fleet_checks(*, failing: int, last_success: datetime | None) -> None:
+    """Replace the fleet-wide check gauges (from the store, so every node shows the same)."""
+    FLEET_CHECKS.publish(failing=failing, last_success=last_success)
+
+
 def record_alert(channel: str, *, delivered: bool, permanent: bool = False) -> None:
     """One delivery attempt of one alert message."""
     if delivered:
@@ -159,93 +161,220 @@ def watch_host_limits(limits: _Limits) -> None:
     _watched_limits.append(collector)
 
 
-# -- health server ----------------------------------------------------------------------------
-
-Probe = Callable[[], Mapping[str, bool]]
+# -- fleet-wide check series --------------------------------------------------------------------
 
 
-def daemon_probe(scheduler_running: Callable[[], bool], database_ping: Callable[[], bool]) -> Probe:
-    """The daemon's liveness: its scheduler runs and its database answers."""
+class FleetChecks(Collector):
+    """``cwdrift_tenants_failing`` and ``cwdrift_last_successful_check_timestamp_seconds``.
 
-    def probe() -> dict[str, bool]:
-        return {"scheduler": scheduler_running(), "database": database_ping()}
-
-    return probe
-
-
-@dataclass
-class HealthServer:
-    """A running health server; ``close()`` stops it and frees the port."""
-
-    host: str
-    port: int
-    _server: ThreadingHTTPServer
-    _thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-def start_health_server(
-    host: str, port: int, probe: Probe, *, registry: CollectorRegistry = REGISTRY
-) -> HealthServer:
-    """Serve ``/healthz`` and ``/metrics`` on ``host:port`` (0 = a free port) in a daemon thread.
-
-    A probe that raises counts as failing (its exception type is reported, never its text:
-    driver messages may carry connection strings).
+    Absent until the node first read them from the store (within a minute of its start): an
+    unknown count is not zero, and a missing timestamp must not read as "1970" to an alert.
     """
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                self._health()
-            elif path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
-            else:
-                body = b"not found: try /healthz or /metrics\n"
-                self._send(404, "text/plain; charset=utf-8", body)
+    def __init__(self) -> None:
+        self._values: tuple[int, datetime | None] | None = None
 
-        def _health(self) -> None:
-            try:
-                checks: dict[str, Any] = dict(probe())
-            except Exception as exc:  # a broken probe is an unhealthy daemon, not a dead server
-                checks = {"probe": False, "error": type(exc).__name__}
-            healthy = all(value is True for key, value in checks.items() if key != "error")
-            body = {"status": "ok" if healthy else "failing", "checks": checks}
-            self._send(
-                200 if healthy else 503,
-                "application/json",
-                json.dumps(body, sort_keys=True).encode() + b"\n",
-            )
+    def publish(self, *, failing: int, last_success: datetime | None) -> None:
+        self._values = (failing, last_success)
 
-        def _send(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def collect(self) -> Iterator[Metric]:
+        values = self._values
+        if values is None:
+            return
+        failing, last_success = values
+        yield GaugeMetricFamily(
+            "cwdrift_tenants_failing",
+            "Configured tenants whose newest recorded check failed (could not read the tenant), "
+            "fleet-wide, as of the last refresh.",
+            value=failing,
+        )
+        yield GaugeMetricFamily(
+            "cwdrift_last_successful_check_timestamp_seconds",
+            "Unix time when the newest successful tenant check (compliant or drift) finished, "
+            "fleet-wide; 0 when none has succeeded yet.",
+            value=last_success.timestamp() if last_success is not None else 0.0,
+        )
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return  # scrapes every few seconds would drown the log
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # absent until published: nothing to describe up front
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    bound_port = int(server.server_address[1])
-    thread = threading.Thread(
-        target=server.serve_forever, name=f"health-{host}:{bound_port}", daemon=True
-    )
-    thread.start()
-    logging.getLogger("cwdrift.observability").info(
-        "health server listening on http://%s:%d (/healthz, /metrics)", host, bound_port
-    )
-    return HealthServer(host=host, port=bound_port, _server=server, _thread=thread)
+
+FLEET_CHECKS = FleetChecks()
+REGISTRY.register(FLEET_CHECKS)
+
+
+# -- per-tenant series (opt-in) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TenantGauge:
+    """One tenant's values for the per-tenant series."""
+
+    tenant: str
+    last_success: datetime | None
+    open_findings: Mapping[str, int]  # severity -> count, every severity present (zeros too)
+
+
+class TenantGauges(Collector):
+    """``cwdrift_tenant_*``: published whole by one node (the leader), cleared on the others.
+
+    A collector rather than labelled Gauges: a refresh replaces the whole set at once, so a
+    tenant removed from the config (or a node that stopped leading) leaves no stale series.
+    """
+
+    def __init__(self) -> None:
+        self._rows: tuple[TenantGauge, ...] = ()
+
+    def publish(self, rows: Sequence[TenantGauge]) -> None:
+        self._rows = tuple(rows)
+
+    def clear(self) -> None:
+        self._rows = ()
+
+    def collect(self) -> Iterator[Metric]:
+        rows = self._rows  # one consistent set even while a refresh replaces it
+        last = GaugeMetricFamily(
+            "cwdrift_tenant_last_successful_check_timestamp_seconds",
+            "Unix time when the tenant's newest successful check finished (0: none yet).",
+            labels=["tenant"],
+        )
+        findings = GaugeMetricFamily(
+            "cwdrift_tenant_open_findings",
+            "The tenant's failing findings by severity.",
+            labels=["tenant", "severity"],
+        )
+        for row in rows:
+            when = row.last_success.timestamp() if row.last_success is not None else 0.0
+            last.add_metric([row.tenant], when)
+            for severity, count in sorted(row.open_findings.items()):
+                findings.add_metric([row.tenant, severity], count)
+        yield last
+        yield findings
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # dynamic: nothing to check for name clashes up front
+
+
+TENANT_GAUGES = TenantGauges()
+REGISTRY.register(TENANT_GAUGES)
+
+
+# -- is this process watching? ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A tenant's latest check attempt in this process. ``failure`` None: it succeeded."""
+
+    at: datetime
+    failure: str | None = None  # the error's kind, e.g. "auth", or "internal" for a crash
+    detail: str = ""  # one line for people: the error's message (never a secret)
+
+
+@dataclass(frozen=True)
+class WatchVerdict:
+    """``/readyz``'s judgement of this process's checks; ``reason`` says why it is not watching."""
+
+    watching: bool
+    reason: str | None
+    attempted: int  # tenants with an attempt in this process
+    failing: int  # of those, tenants whose latest attempt failed
+    last_success: datetime | None
+    failures: Mapping[str, int] = field(default_factory=dict)  # failure kind -> tenants
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "watching": self.watching,
+            "reason": self.reason,
+            "tenants_attempted": self.attempted,
+            "tenants_failing": self.failing,
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+            "failures": dict(self.failures),
+        }
+
+
+class CheckWatch:
+    """What this process's checks did, for ``/readyz``: a node whose every check fails (keys
+    revoked everywhere, no route to ConnectWise, a crash in every check) is alive but not
+    watching, and must say so instead of answering "ok".
+
+    Fed by the node after every check (``record``); judged by ``verdict`` with the time and the
+    window passed in, so tests drive it with an injected clock. Thread-safe.
+    """
+
+    def __init__(self, started_at: datetime) -> None:
+        self.started_at = started_at
+        self._latest: dict[str, Attempt] = {}
+        self._last_success: datetime | None = None
+        self._lock = threading.Lock()
+
+    def record(
+        self, tenant: str, at: datetime, *, failure: str | None = None, detail: str = ""
+    ) -> None:
+        with self._lock:
+            self._latest[tenant] = Attempt(at=at, failure=failure, detail=detail)
+            if failure is None and (self._last_success is None or at > self._last_success):
+                self._last_success = at
+
+    def verdict(
+        self, now: datetime, window: timedelta, tenants: Collection[str] | None = None
+    ) -> WatchVerdict:
+        """Not watching when no check has succeeded for ``window`` (counted from the start, or
+        the last success) although checks failed meanwhile. ``tenants``: those still configured."""
+        with self._lock:
+            latest = dict(self._latest)
+            last_success = self._last_success
+        if tenants is not None:
+            wanted = set(tenants)
+            latest = {t: a for t, a in latest.items() if t in wanted}
+        failed = {t: a for t, a in latest.items() if a.failure is not None}
+        kinds = Tally(a.failure for a in failed.values() if a.failure is not None)
+        since = max(self.started_at, last_success) if last_success else self.started_at
+        tried_since = any(a.at >= since for a in failed.values())
+        stale = now - since >= window
+        verdict = WatchVerdict(
+            watching=True,
+            reason=None,
+            attempted=len(latest),
+            failing=len(failed),
+            last_success=last_success,
+            failures=dict(sorted(kinds.items())),
+        )
+        if not (stale and tried_since):
+            return verdict
+        what = "since this process started" if last_success is None else "since the last one"
+        return WatchVerdict(
+            watching=False,
+            reason=(
+                f"no tenant check has succeeded for {_span(now - since)} ({what}; the limit is "
+                f"{_span(window)}): {len(failed)} of {len(latest)} tenants failing: "
+                + "; ".join(
+                    _failure_line(kind, count, failed) for kind, count in kinds.most_common()
+                )
+            ),
+            attempted=verdict.attempted,
+            failing=verdict.failing,
+            last_success=last_success,
+            failures=verdict.failures,
+        )
+
+
+def _failure_line(kind: str, count: int, failed: Mapping[str, Attempt]) -> str:
+    """``auth x3 (e.g. acme: ...)``: the kind, how many, and one example for a person to act on."""
+    example = min(t for t, a in failed.items() if a.failure == kind)
+    detail = failed[example].detail
+    if len(detail) > 160:
+        detail = detail[:157] + "..."
+    return f"{kind} x{count} (e.g. {example}: {detail})" if detail else f"{kind} x{count}"
+
+
+def _span(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 120:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
 
 
 # -- structured logs --------------------------------------------------------------------------

@@ -247,6 +247,28 @@ class RetentionConfig(_Strict):
     check_rows: Duration = timedelta(days=90)
 
 
+class HealthConfig(_Strict):
+    """When ``/readyz`` says a node is not watching (``/healthz`` needs no tuning)."""
+
+    failing_intervals: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="/readyz fails when checks were attempted but none succeeded for this many "
+        "check intervals (the longest tenant schedule, plus its jitter).",
+    )
+
+
+class MetricsConfig(_Strict):
+    """What ``/metrics`` exports beyond the fleet-wide series."""
+
+    per_tenant: bool = Field(
+        default=False,
+        description="Per-tenant gauges (last successful check, open findings by severity): one "
+        "series per tenant, so opt-in; in cluster mode only the leader exports them.",
+    )
+
+
 class Config(_Strict):
     database: str = "sqlite:///cwdrift.db"
     baseline: str = "builtin"
@@ -256,6 +278,8 @@ class Config(_Strict):
     daemon: DaemonConfig = DaemonConfig()
     report: ReportConfig = ReportConfig()
     retention: RetentionConfig = RetentionConfig()
+    health: HealthConfig = HealthConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     # Rules across sections (unique tenant ids, report.channels, daemon.mode) are checked by
     # load_config on the file's data, so they are reported with their lines beside the others.

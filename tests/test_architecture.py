@@ -41,8 +41,10 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"core", "alerts", "reports"},  # reports: the report's input records only
     "simulator": {"settings"},
     "jobs": {"core", "connectwise", "alerts", "reports", "store", "settings"},
-    "daemon": {"jobs", "store", "settings", "connectwise"},  # node wires the HTTP pool
-    "cli": {"jobs", "daemon", "core", "store", "reports", "settings", "simulator"},
+    # web: read-only pages, their JSON twins and /healthz, /readyz, /metrics over the store.
+    "web": {"store", "core", "reports", "settings"},
+    "daemon": {"jobs", "store", "settings", "connectwise", "web"},  # node wires HTTP pool, web
+    "cli": {"jobs", "daemon", "core", "store", "reports", "settings", "simulator", "web"},
     "__main__": {"cli"},
 }
 

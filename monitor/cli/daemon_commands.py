@@ -33,7 +33,16 @@ commands.add_typer(silence_app, name="silence")
 def run(
     health_port: Annotated[
         int | None,
-        typer.Option(help="Serve /healthz and /metrics on this port (default daemon.health_port)."),
+        typer.Option(
+            help="Serve /healthz, /readyz and /metrics on this port (default daemon.health_port)."
+        ),
+    ] = None,
+    health_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to serve them on (default daemon.health_host). The container image "
+            "passes 0.0.0.0: a container's loopback is out of reach of its published ports."
+        ),
     ] = None,
     ping_every: Annotated[
         float, typer.Option(help="Cluster: seconds between leader-lock attempts and pings.")
@@ -65,7 +74,7 @@ def run(
         stalled_after=stalled_after,
         fetch_poll=fetch_poll,
     )
-    asyncio.run(serve(loaded, tuning=tuning, health_port=health_port))
+    asyncio.run(serve(loaded, tuning=tuning, health_port=health_port, health_host=health_host))
 
 
 @commands.command()

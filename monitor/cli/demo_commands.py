@@ -8,7 +8,9 @@ again, history. Nothing is faked beyond the simulator and the Slack sink. Every 
 prints is a shell line that works as pasted; the ones it suggests at the end read only the
 database, so they work after the demo (and its simulator) has ended.
 The commands run through the root command the demo itself was invoked from, so this module does
-not import the app that composes it.
+not import the app that composes it. The demo checks its own results (each command's exit
+status, each tenant's outcome in the store after each check) and exits 1 naming every surprise,
+so a broken install cannot pass for a working demo.
 """
 
 from __future__ import annotations
@@ -26,13 +28,22 @@ from monitor.cli import render
 from monitor.clock import utcnow
 from monitor.data import bundled_file
 from monitor.errors import CwdriftError
+from monitor.settings import load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi, serve_forever
 from monitor.simulator.slack import SlackSink, create_slack_app
 from monitor.simulator.state import SimulatorState
+from monitor.store.database import Database
+from monitor.store.history import tenant_summaries
 
 commands = typer.Typer()
 RunCommand = Callable[[Sequence[str]], int]
+
+# What the demo scenario must produce after each check (umbrella's keys are revoked on purpose,
+# so every check exits 2): anything else means the install or the code is broken.
+CHECK_EXIT = 2
+OUTCOMES_FIRST = {"acme": "compliant", "globex": "drift", "initech": "drift", "umbrella": "error"}
+OUTCOMES_AFTER_CHANGE = {**OUTCOMES_FIRST, "acme": "drift", "globex": "compliant"}
 
 
 @commands.command()
@@ -43,17 +54,32 @@ def simulate(
     ],
     port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 8900,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    slack_sink: Annotated[
+        bool,
+        typer.Option(
+            help="Also answer as Slack under /slack (webhooks: /slack/services/...), printing "
+            "each message; GET /slack/messages lists them."
+        ),
+    ] = False,
 ) -> None:
     """Serve the ConnectWise Manage API simulator until interrupted.
 
-    Example: cwdrift simulate --scenario demo --port 8900
+    Example: cwdrift simulate --scenario demo --port 8900 --slack-sink
     """
     path = Path(scenario)
     if not path.exists() and "/" not in scenario and not scenario.endswith(".yaml"):
         path = bundled_file(f"scenarios/{scenario}.yaml")
     state_ = SimulatorState(load_scenario(path))
     render.out.print(f"ConnectWise simulator on http://{host}:{port} (Ctrl-C to stop)")
-    serve_forever(state_, host=host, port=port)
+    sink = None
+    if slack_sink:
+        sink = SlackSink(echo=_print_slack_message)
+        render.out.print(f"Slack-compatible sink on http://{host}:{port}/slack/services/...")
+    serve_forever(state_, host=host, port=port, slack=sink)
+
+
+def _print_slack_message(message: dict[str, Any]) -> None:
+    render.out.print(f"slack ({message['via']}): {message.get('text', '')}", markup=False)
 
 
 @commands.command()
@@ -72,14 +98,22 @@ def demo(
     def run(argv: Sequence[str]) -> int:
         return _run_command(root, argv)
 
-    run_demo(workdir, run)
+    problems = run_demo(workdir, run)
+    if problems:
+        render.out.print()
+        render.out.print("The demo did not go as expected:", style="bold red")
+        for problem in problems:
+            render.out.print(f"  - {problem}", style="red", soft_wrap=True)
+        raise typer.Exit(1)
 
 
 # The demo config's placeholders for the endpoints the demo starts (config/demo.yaml).
 SIM_URL_VAR, SLACK_URL_VAR = "${CWDRIFT_SIM_URL}", "${CWDRIFT_DEMO_SLACK_URL}"
 
 
-def run_demo(workdir: Path, run: RunCommand) -> None:
+def run_demo(workdir: Path, run: RunCommand) -> list[str]:
+    """Run the demo; returns what did not go as the scenario says it must (empty: all did)."""
+    problems: list[str] = []
     scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob("cwdrift.db*"):
@@ -92,10 +126,11 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         write_demo_config(config_file, sim_url=sim.url, slack_url=webhook)
         step("0. The simulated ConnectWise and a local Slack sink")
         detail(f"ConnectWise simulator at {sim.url}, Slack sink at {slack_url}")
-        cli(run, config_file, ["tenants"])
+        problems += cli(run, config_file, ["tenants"])
 
         step("1. First check of every tenant")
-        cli(run, config_file, ["check"])
+        problems += cli(run, config_file, ["check"], expect=CHECK_EXIT)
+        problems += outcomes(config_file, OUTCOMES_FIRST, "after the first check")
         slack_report(sink, 0)
 
         delivered = len(sink.messages)
@@ -108,7 +143,8 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         sim.state.set_accounting("globex", "transferExpensesAsBillFlag", False, by="mwilson")
 
         step("3. Second check: acme drifts, globex is resolved")
-        cli(run, config_file, ["check"])
+        problems += cli(run, config_file, ["check"], expect=CHECK_EXIT)
+        problems += outcomes(config_file, OUTCOMES_AFTER_CHANGE, "after the second check")
         slack_report(sink, delivered)
 
         step("4. Third check: nothing repeats; umbrella cannot be verified")
@@ -117,12 +153,17 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
             "one 'cannot verify' alert (a failed read is never drift)"
         )
         delivered = len(sink.messages)
-        cli(run, config_file, ["check"])
+        problems += cli(run, config_file, ["check"], expect=CHECK_EXIT)
+        problems += outcomes(config_file, OUTCOMES_AFTER_CHANGE, "after the third check")
         slack_report(sink, delivered)
 
         step("5. History: when did it change, and who changed it?")
-        cli(run, config_file, ["history", "--tenant", "acme"])
-        cli(run, config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"])
+        problems += cli(run, config_file, ["history", "--tenant", "acme"])
+        problems += cli(
+            run, config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"]
+        )
+        if not sink.messages:
+            problems.append("no alert reached the Slack sink")
     step("Next: try these (they read only the demo's database)")
     for args in follow_ups():
         render.out.print(f"  {typed(config_file, args)}", soft_wrap=True)
@@ -132,6 +173,7 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         "above need the simulator: start it again in another shell with "
         f"{cwdrift_executable()} simulate --scenario demo --port {port}"
     )
+    return problems
 
 
 def follow_ups() -> list[list[str]]:
@@ -194,11 +236,33 @@ def detail(text: str) -> None:
     render.out.print(text, style="dim", soft_wrap=True)
 
 
-def cli(run: RunCommand, config_file: Path, args: Sequence[str]) -> None:
-    """Run a real ``cwdrift`` command in-process; show it as it would be typed, and its status."""
+def cli(run: RunCommand, config_file: Path, args: Sequence[str], *, expect: int = 0) -> list[str]:
+    """Run a real ``cwdrift`` command in-process; show it as it would be typed, and its status;
+    say so if the status is not the one expected."""
     render.out.print(f"$ {typed(config_file, args)}", style="dim", soft_wrap=True)
     status = run(["--config", str(config_file), *args])
     render.out.print(f"(exit status {status})", style="dim")
+    if status != expect:
+        return [f"`cwdrift {' '.join(args)}` exited {status}, expected {expect}"]
+    return []
+
+
+def outcomes(config_file: Path, expected: dict[str, str], when: str) -> list[str]:
+    """Each tenant's newest outcome in the store, compared with what the scenario must give."""
+    db = Database(load_config(config_file).config.database)
+    try:
+        with db.session() as session:
+            found = {s.tenant_id: s for s in tenant_summaries(session)}
+    finally:
+        db.dispose()
+    problems = []
+    for tenant, outcome in expected.items():
+        summary = found.get(tenant)
+        got = summary.outcome.value if summary and summary.outcome else "never checked"
+        if got != outcome:
+            why = f" ({summary.error_message})" if summary and summary.error_message else ""
+            problems.append(f"{tenant} is {got} {when}, expected {outcome}{why}")
+    return problems
 
 
 def _run_command(root: Any, argv: Sequence[str]) -> int:

@@ -140,6 +140,11 @@ class Daemon:
         return self._loaded
 
     @property
+    def in_force(self) -> LoadedConfig | None:
+        """The config in force (after reloads), or None before ``start()`` loaded one."""
+        return self._loaded
+
+    @property
     def db(self) -> DaemonDatabase:
         if self._db is None:
             raise RuntimeError("the daemon is not started")

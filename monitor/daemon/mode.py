@@ -99,3 +99,10 @@ def scheduler_running(scheduler: CheckScheduler | None) -> bool:
     if isinstance(scheduler, ClusterCheckScheduler):
         return scheduler.running
     return True
+
+
+def leads(scheduler: CheckScheduler | None) -> bool:
+    """Whether this node speaks for the cluster (the per-tenant gauges): always in single mode."""
+    if isinstance(scheduler, ClusterCheckScheduler):
+        return scheduler.is_leader
+    return scheduler is not None

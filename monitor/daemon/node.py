@@ -3,37 +3,58 @@
 The composition root of the long-running process. ``cwdrift run`` is its one entry point (single
 or cluster mode alike); its cluster tuning options (``--ping-every`` ...) let the multi-node
 tests and benchmarks recover a killed node in seconds.
+
+With ``daemon.health_port`` set, the node serves the web app (:mod:`monitor.web`) in its own
+event loop: ``/healthz`` from its scheduler, database, baseline and templates; ``/readyz`` also
+from what its checks did (:class:`~monitor.observability.CheckWatch`); ``/metrics``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from monitor.clock import utcnow
 from monitor.connectwise.session import SharedHttp
 from monitor.daemon.cluster.scheduler import DEFAULT_TUNING, ClusterTuning
 from monitor.daemon.identity import new_node_id
 from monitor.daemon.loop import Daemon
-from monitor.daemon.mode import SchedulerFactory, scheduler_running
+from monitor.daemon.mode import SchedulerFactory, leads, scheduler_running
+from monitor.daemon.scheduler import longest_gap
+from monitor.errors import ConfigError
 from monitor.jobs.check import check_tenant
 from monitor.jobs.deliver import dispatch as dispatch_outbox
-from monitor.jobs.housekeeping import open_findings_by_severity, prune
+from monitor.jobs.housekeeping import fleet_standing, prune
 from monitor.jobs.preview import preview_reload
 from monitor.jobs.report import send_report_if_due
 from monitor.jobs.runtime import Runtime
 from monitor.observability import (
-    daemon_probe,
+    TENANT_GAUGES,
+    CheckWatch,
+    TenantGauge,
+    WatchVerdict,
     log_context,
     record_check,
     record_connectwise_response,
+    record_fleet_checks,
     record_open_findings,
-    start_health_server,
     watch_host_limits,
 )
 from monitor.settings import LoadedConfig, TenantConfig
 from monitor.store import Database
+from monitor.web.app import RunningServer, create_app, start_server
+from monitor.web.health import (
+    Health,
+    Probe,
+    baseline_probe,
+    database_probe,
+    health_routes,
+    templates_probe,
+)
 
 log = logging.getLogger("cwdrift.node")
 
@@ -42,19 +63,33 @@ RETENTION_EVERY = timedelta(hours=6)
 METRICS_EVERY = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class NodeParts:
+    """A node's daemon, its engine factory, and the gauge refresh its daemon runs every minute
+    (exposed so tests need not wait a minute for it)."""
+
+    daemon: Daemon
+    factory: SchedulerFactory
+    refresh_gauges: Callable[[LoadedConfig], Awaitable[None]]
+
+
 def node_daemon(
     path: Path,
     *,
     http: SharedHttp,
     tuning: ClusterTuning = DEFAULT_TUNING,
     loaded: LoadedConfig | None = None,
-) -> tuple[Daemon, SchedulerFactory]:
+    watch: CheckWatch | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> NodeParts:
     """A daemon wired to the real checks, recording metrics, on the engine its config picks.
 
     ``http`` (pooled ConnectWise connections) outlives config reloads; the caller closes it.
     ``loaded``: the config of ``path`` when the caller already loaded it (it is not read again).
+    ``watch`` hears of every check attempt, a crashed one included, for ``/readyz``.
     """
     current: list[Runtime] = []
+    watch = watch or CheckWatch(started_at=clock())
 
     def runtime(loaded: LoadedConfig) -> Runtime:
         if not current or current[0].loaded is not loaded:
@@ -64,9 +99,22 @@ def node_daemon(
 
     async def run_check(loaded: LoadedConfig, tenant: TenantConfig) -> None:
         started = time.monotonic()
-        with log_context(tenant=tenant.id):
-            result = await check_tenant(runtime(loaded), tenant)
+        try:
+            with log_context(tenant=tenant.id):
+                result = await check_tenant(runtime(loaded), tenant)
+        except Exception as exc:
+            # Not a tenant's own failure (those come back as results): the store, the baseline,
+            # a bug. The daemon logs it; the watch must count it, or /readyz would say "ok".
+            watch.record(tenant.id, clock(), failure="internal", detail=type(exc).__name__)
+            raise
         record_check(result.status, time.monotonic() - started)
+        error = result.error
+        watch.record(
+            tenant.id,
+            clock(),
+            failure=error.kind if error is not None else None,
+            detail=error.message if error is not None else "",
+        )
 
     async def dispatch(loaded: LoadedConfig) -> None:
         await dispatch_outbox(runtime(loaded))
@@ -77,9 +125,6 @@ def node_daemon(
     async def retention(loaded: LoadedConfig) -> None:
         await prune(runtime(loaded))
 
-    async def findings_gauge(loaded: LoadedConfig) -> None:
-        record_open_findings(await open_findings_by_severity(runtime(loaded)))
-
     async def before_reload(in_force: LoadedConfig, loaded: LoadedConfig) -> None:
         # A changed baseline is previewed on the stored snapshots and its summary logged first.
         await preview_reload(runtime(in_force), loaded)
@@ -87,12 +132,27 @@ def node_daemon(
     node_id = new_node_id()  # one name for the daemon's and the cluster engine's rows
     config = loaded.config if loaded is not None else None
     factory = SchedulerFactory(path, tuning=tuning, config=config, node_id=node_id)
+
+    async def gauges(loaded: LoadedConfig) -> None:
+        """The store's fleet-wide numbers (every node shows the same); the per-tenant series
+        from one node only, so that Prometheus never sums a tenant twice."""
+        fleet = await fleet_standing(runtime(loaded))
+        record_open_findings(fleet.open_by_severity)
+        record_fleet_checks(failing=fleet.failing, last_success=fleet.last_success)
+        if loaded.config.metrics.per_tenant and leads(factory.scheduler):
+            TENANT_GAUGES.publish(
+                [TenantGauge(t.tenant_id, t.last_success, t.open_findings) for t in fleet.tenants]
+            )
+        else:
+            TENANT_GAUGES.clear()
+
     daemon = Daemon(
         path,
         run_check=run_check,
         dispatch=dispatch,
         open_db=Database,
         scheduler_factory=factory,
+        clock=clock,
         node_id=node_id,
         before_reload=before_reload,
         loaded=loaded,
@@ -100,10 +160,74 @@ def node_daemon(
             # Polled: the report's slot is in report.timezone, and a missed one catches up.
             ("weekly-report", REPORT_POLL, weekly_report),
             ("retention", RETENTION_EVERY, retention),
-            ("metrics", METRICS_EVERY, findings_gauge),
+            ("metrics", METRICS_EVERY, gauges),
         ),
     )
-    return daemon, factory
+    return NodeParts(daemon, factory, gauges)
+
+
+def can_work(loaded: LoadedConfig) -> None:
+    """Refuse to start (ConfigError: one line, exit 2) without a loadable baseline and the
+    templates: a node that starts anyway checks nothing (``/healthz`` catches later breakage)."""
+    for name, probe in (
+        ("baseline", baseline_probe(lambda: loaded)),
+        ("templates", templates_probe()),
+    ):
+        why = probe()  # the /healthz probes themselves; these raise ConfigError on their own
+        if why:
+            raise ConfigError(why, location=name)
+
+
+@dataclass
+class WatchWindow:
+    """How long without a successful check ``/readyz`` tolerates: ``health.failing_intervals``
+    times the longest gap of any tenant's schedule (cached per config: crons are sampled)."""
+
+    clock: Callable[[], datetime] = utcnow
+    _for: LoadedConfig | None = None
+    _window: timedelta = timedelta(0)
+
+    def __call__(self, loaded: LoadedConfig) -> timedelta:
+        if loaded is not self._for:
+            config = loaded.config
+            now = self.clock()
+            gaps = [longest_gap(config.schedule_for(t), now) for t in config.tenants]
+            gap = max(gaps, default=longest_gap(config.daemon.schedule, now))
+            self._for, self._window = loaded, gap * config.health.failing_intervals
+        return self._window
+
+
+def node_health(
+    daemon: Daemon,
+    initial: LoadedConfig,
+    *,
+    scheduler_ok: Callable[[], bool],
+    ping: Callable[[], bool],
+    watch: CheckWatch,
+    clock: Callable[[], datetime] = utcnow,
+) -> Health:
+    """A node's probes: its scheduler, database, baseline and templates; and its checks."""
+
+    def in_force() -> LoadedConfig:
+        return daemon.in_force or initial
+
+    def scheduler() -> str | None:
+        return None if scheduler_ok() else "the scheduler is not running"
+
+    window = WatchWindow(clock)
+
+    def watching() -> WatchVerdict:
+        loaded = in_force()
+        tenants = [t.id for t in loaded.config.tenants]
+        return watch.verdict(clock(), window(loaded), tenants)
+
+    liveness: dict[str, Probe] = {
+        "scheduler": scheduler,
+        "database": database_probe(ping),
+        "baseline": baseline_probe(in_force),
+        "templates": templates_probe(),
+    }
+    return Health(liveness, watching=watching)
 
 
 async def serve(
@@ -111,24 +235,39 @@ async def serve(
     *,
     tuning: ClusterTuning = DEFAULT_TUNING,
     health_port: int | None = None,
+    health_host: str | None = None,
 ) -> None:
-    """Run one node until SIGTERM: the daemon, plus /healthz and /metrics when a port is set.
+    """Run one node until SIGTERM: the daemon, plus /healthz, /readyz and /metrics on a port.
 
     ``loaded`` is the config as ``cwdrift run`` loaded it (read once; SIGHUP re-reads its path).
     """
+    can_work(loaded)
     config = loaded.config
     http = SharedHttp(on_response=record_connectwise_response)
-    daemon, factory = node_daemon(loaded.path, http=http, tuning=tuning, loaded=loaded)
+    watch = CheckWatch(started_at=utcnow())
+    parts = node_daemon(loaded.path, http=http, tuning=tuning, loaded=loaded, watch=watch)
+    daemon, factory = parts.daemon, parts.factory
     port = health_port if health_port is not None else config.daemon.health_port
-    health = None
-    if port is not None:
-        probe_db = Database(config.database)
-        probe = daemon_probe(lambda: scheduler_running(factory.scheduler), probe_db.ping)
-        health = start_health_server(config.daemon.health_host, port, probe)
+    server: RunningServer | None = None
+    probe_db = Database(config.database)
     try:
+        if port is not None:
+            health = node_health(
+                daemon,
+                loaded,
+                scheduler_ok=lambda: scheduler_running(factory.scheduler),
+                ping=probe_db.ping,
+                watch=watch,
+            )
+            server = await start_server(
+                create_app(health_routes(health)),
+                health_host or config.daemon.health_host,
+                port,
+                setting="daemon.health_port",
+            )
         await daemon.run()
     finally:
         await http.aclose()
-        if health is not None:
-            health.close()
-            probe_db.dispose()
+        if server is not None:
+            await server.close()
+        probe_db.dispose()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
@@ -144,6 +145,33 @@ def check_trigger(schedule: Schedule, timezone: tzinfo = UTC) -> IntervalTrigger
     return IntervalTrigger(
         seconds=int(schedule.interval.total_seconds()), timezone=timezone, jitter=jitter
     )
+
+
+# How far ahead a cron schedule's fires are compared to find its longest gap: past a weekend,
+# and at least a few fires for monthly schedules.
+_GAP_SPAN = timedelta(days=8)
+_GAP_MIN_FIRES = 3
+
+
+def longest_gap(schedule: Schedule, now: datetime) -> timedelta:
+    """The longest a tenant on ``schedule`` may wait between two checks, jitter included.
+
+    An interval's is the interval; a cron's gaps differ (``0 9 * * 1-5`` waits over the
+    weekend), so its fires from ``now`` on are compared. ``/readyz`` counts in these.
+    """
+    if schedule.cron is None:
+        return schedule.interval + schedule.jitter
+    trigger = cron_trigger(schedule.cron, UTC, jitter=None)
+    fires: list[datetime] = []
+    moment = now
+    while len(fires) < _GAP_MIN_FIRES or fires[-1] - fires[0] < _GAP_SPAN:
+        fire = trigger.get_next_fire_time(fires[-1] if fires else None, moment)
+        if fire is None:  # pragma: no cover - a 5-field cron always fires again
+            break
+        fires.append(fire)
+        moment = fire + timedelta(seconds=1)
+    gaps = [later - earlier for earlier, later in pairwise(fires)]
+    return max(gaps, default=timedelta(days=1)) + schedule.jitter
 
 
 def validate_schedules(

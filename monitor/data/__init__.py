@@ -13,8 +13,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
+from monitor.errors import ConfigError
 from monitor.printable import printable
 
 CONFIG_PACKAGE = "monitor.data.config"
@@ -54,3 +55,29 @@ def template_environment() -> Environment:
         lstrip_blocks=True,
         finalize=_printable_value,
     )
+
+
+def check_templates(env: Environment | None = None) -> int:
+    """Read every shipped template (``/healthz``, and a node's start); returns how many.
+
+    A wheel built without its package data has no templates at all, and then every report and
+    e-mail alert would fail at send time: say so up front, as a ConfigError naming the fix.
+    """
+    fix = "reinstall cwdrift from a wheel that carries monitor/data/templates (see deploy/)"
+    try:
+        env = env or template_environment()
+        loader = env.loader
+        assert loader is not None  # template_environment() always sets one
+        names = env.list_templates(extensions=["j2"])
+        for name in names:
+            # The source, not a compile: the filters are the renderers' own (reports, alerts).
+            loader.get_source(env, name)
+    except (TemplateError, OSError, ValueError) as exc:  # ValueError: PackageLoader, no package
+        raise ConfigError(
+            f"cannot load the shipped templates: {type(exc).__name__}: {exc}",
+            location=TEMPLATES_PACKAGE,
+            fix=fix,
+        ) from None
+    if not names:
+        raise ConfigError("no templates are installed", location=TEMPLATES_PACKAGE, fix=fix)
+    return len(names)

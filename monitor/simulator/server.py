@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from monitor.clock import utcnow
 from monitor.simulator.app import create_app
 from monitor.simulator.scenario import Scenario
+from monitor.simulator.slack import SlackSink, create_slack_app
 from monitor.simulator.state import SimulatorState
 
 if TYPE_CHECKING:
@@ -152,6 +155,19 @@ def running_simulator(
         yield RunningSimulator(url=url, state=state)
 
 
-def serve_forever(state: SimulatorState, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve in the foreground until interrupted (``cwdrift simulate --scenario FILE --port N``)."""
-    uvicorn.run(create_app(state), host=host, port=port, log_level="info")
+def serve_forever(
+    state: SimulatorState,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    slack: SlackSink | None = None,
+) -> None:
+    """Serve in the foreground until interrupted (``cwdrift simulate --scenario FILE --port N``).
+
+    With ``slack``, a Slack-compatible sink answers under ``/slack`` on the same port: one
+    address for the compose trial's nodes, which accept plain http only on their loopback.
+    """
+    app: ASGIApp = create_app(state)
+    if slack is not None:
+        app = Starlette(routes=[Mount("/slack", app=create_slack_app(slack)), Mount("", app=app)])
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -9,6 +9,10 @@ workspace) and tests point slack-sdk at it. It answers as Slack documents:
 - ``POST /api/chat.postMessage`` (Web API, bearer token): ``{"ok": true, "ts": ...}`` or
   ``{"ok": false, "error": "invalid_token"}``; throttling is ``429`` + ``Retry-After``
   (https://api.slack.com/docs/rate-limits).
+
+``GET /messages`` lists what arrived (JSON), and ``echo`` shows each message as it arrives: the
+compose trial serves the sink from the simulator (``cwdrift simulate --slack-sink``), so a
+person sees alerts in its log.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +42,7 @@ class SlackSink:
     # them, and a held request is never counted as delivered, even after ``release()``.
     hold: threading.Event = field(default_factory=threading.Event, repr=False)
     held: int = 0
+    echo: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -45,8 +51,11 @@ class SlackSink:
         self._released.set()
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
+        message = {"via": kind, **payload}
         with self._lock:
-            self.messages.append({"via": kind, **payload})
+            self.messages.append(message)
+        if self.echo is not None:
+            self.echo(message)
 
     def next_throttle(self) -> int | None:
         with self._lock:
@@ -102,9 +111,14 @@ def create_slack_app(sink: SlackSink) -> Starlette:
         sink.record("chat.postMessage", payload)
         return JSONResponse({"ok": True, "channel": payload["channel"], "ts": "1700000000.000100"})
 
+    async def received(request: Request) -> Response:
+        with sink._lock:
+            return JSONResponse({"messages": list(sink.messages)})
+
     return Starlette(
         routes=[
             Route("/services/{path:path}", webhook, methods=["POST"]),
             Route("/api/chat.postMessage", post_message, methods=["POST"]),
+            Route("/messages", received, methods=["GET"]),
         ]
     )

@@ -261,7 +261,7 @@ async def test_a_reload_whose_baseline_would_newly_fail_a_tenant_logs_the_previe
     config = tmp_path / "cwdrift.yaml"
     shutil.copyfile(loose_config, config)
     http = SharedHttp()
-    daemon, _ = node_daemon(config, http=http)
+    daemon = node_daemon(config, http=http).daemon
     caplog.set_level(logging.INFO, logger="cwdrift")
     try:
         await daemon.start()

@@ -77,6 +77,9 @@ def test_a_nodes_metrics_count_its_checks_and_connectwise_requests(tmp_path: Pat
             assert sums[("cwdrift_connectwise_requests_total", "200")] == served
             assert served >= TENANTS * 7  # every read of every check went through the session
             assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+            ready = httpx.get(f"{url}/readyz", timeout=5)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["watch"]["tenants_attempted"] == TENANTS
             node.send_signal(signal.SIGTERM)
             assert node.wait(timeout=30) == 0
         finally:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from monitor.core.baseline import load_baseline
+from monitor.errors import ConfigError
 from monitor.settings import load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,8 +117,10 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1] not in ("root", "0"), "the final stage must not run as root"
     healthchecks = [arg for op, arg in instructions if op == "HEALTHCHECK"]
-    assert healthchecks and "/healthz" in healthchecks[-1]
-    assert any(op == "FROM" and "slim" in arg for op, arg in instructions)
+    assert healthchecks and "/readyz" in healthchecks[-1]  # it marks; it never restarts
+    base = next(arg for op, arg in instructions if op == "ARG" and arg.startswith("PYTHON_IMAGE="))
+    assert base == "PYTHON_IMAGE=python:3.11-slim"
+    assert [arg.split()[0] for op, arg in instructions if op == "FROM"] == ["${PYTHON_IMAGE}"] * 2
     for op, arg in instructions:
         if op == "COPY" and not arg.startswith("--from"):
             *sources, _dest = arg.split()
@@ -158,3 +161,47 @@ def test_systemd_unit_is_hardened_and_unprivileged() -> None:
     wanted = set(re.findall(r"cwdrift\.service\}/([a-z-]+)", production))
     loaded = {entry.split(":", 1)[0] for entry in unit["LoadCredential"]}
     assert wanted == loaded
+
+
+CHANNEL_CREDENTIALS = {"slack-webhook-url", "smtp-password"}
+
+
+def test_systemd_unit_starts_without_the_channels_a_site_does_not_use() -> None:
+    unit = systemd_unit()
+    loaded = {entry.split(":", 1)[0] for entry in unit["LoadCredential"]}
+    defaults = {entry.split(":", 1)[0]: entry.split(":", 1)[1] for entry in unit["SetCredential"]}
+    # systemd.exec(5): with a SetCredential= of the same id, a missing LoadCredential= file is
+    # not fatal. Channels get one (blank: systemd refuses an empty value); tenant keys do not.
+    assert set(defaults) == CHANNEL_CREDENTIALS <= loaded
+    assert all(value == "\\n" for value in defaults.values()), defaults
+
+
+def test_a_blank_channel_credential_is_refused_naming_the_field(tmp_path: Path) -> None:
+    for name in ("acme-cw-private-key", "globex-cw-private-key", "smtp-password"):
+        (tmp_path / name).write_text(f"secret-{name}\n", encoding="utf-8")
+    (tmp_path / "slack-webhook-url").write_text("\n", encoding="utf-8")  # systemd's default
+    env = {
+        "CWDRIFT_SECRETS_DIR": str(tmp_path),
+        "CWDRIFT_DB_PASSWORD": "pw",
+        "ACME_CW_PUBLIC_KEY": "pub-a",
+        "GLOBEX_CW_PUBLIC_KEY": "pub-g",
+        "CW_CLIENT_ID": "00000000-0000-4000-8000-000000000001",
+    }
+    with pytest.raises(ConfigError, match=r"notify\.slack\[0\]: .*webhook_url must be an https"):
+        load_config(DEPLOY / "cwdrift.production.yaml", env=env)
+
+
+def test_systemd_unit_installs_from_the_checkout_and_its_documentation_is_installed() -> None:
+    header = [
+        line.removeprefix("#").strip()
+        for line in (DEPLOY / "cwdrift.service").read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    ]
+    installs = [line for line in header if "pip install" in line]
+    assert installs and all(" ." in line or ".whl" in line for line in installs), installs
+    assert not any(re.search(r"pip install (-c \S+ )?cwdrift\b", line) for line in header)
+    (documentation,) = systemd_unit()["Documentation"]
+    path = documentation.removeprefix("file://")
+    assert any(line.startswith("install ") and line.endswith(path) for line in header), path
+    source = next(line.split()[-2] for line in header if line.endswith(path))
+    assert (REPO / source).is_file()

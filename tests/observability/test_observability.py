@@ -1,4 +1,5 @@
-"""The health server, the metrics it serves (parsed by prometheus_client's own parser) and logs."""
+"""The web app's health answers and the metrics it serves (parsed by prometheus_client's own
+parser), and the logs. A node's own probes are tested in tests/web/test_health.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 import json
 import logging
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -16,18 +17,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.session import SharedHttp
+from monitor.errors import ConfigError
 from monitor.observability import (
     configure_logging,
-    daemon_probe,
     log_context,
     record_alert,
     record_check,
     record_connectwise_response,
     record_open_findings,
-    start_health_server,
     watch_host_limits,
 )
 from monitor.simulator.server import serve_asgi
+from monitor.web.app import RunningServer, create_app, start_server
+from monitor.web.health import Health, Probe, database_probe, health_routes
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -39,12 +41,27 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+Serve = Callable[[Mapping[str, Probe]], Awaitable[RunningServer]]
+
+
 @pytest.fixture
-def serve() -> Iterator[list[object]]:
-    servers: list[object] = []
-    yield servers
+async def serve() -> AsyncIterator[Serve]:
+    """Start the real app (health routes only) over real HTTP; every server is closed after."""
+    servers: list[RunningServer] = []
+
+    async def start(liveness: Mapping[str, Probe]) -> RunningServer:
+        app = create_app(health_routes(Health(liveness)))
+        server = await start_server(app, "127.0.0.1", 0)
+        servers.append(server)
+        return server
+
+    yield start
     for server in servers:
-        server.close()  # type: ignore[attr-defined]
+        await server.close()
+
+
+def fixed(ok: bool) -> Probe:
+    return lambda: None if ok else "down"
 
 
 @pytest.mark.parametrize(
@@ -55,33 +72,39 @@ def serve() -> Iterator[list[object]]:
         ({"scheduler": False, "database": True}, 503, "failing"),
     ],
 )
-def test_healthz_reports_each_check(
-    serve: list[object], checks: Mapping[str, bool], status: int, verdict: str
+async def test_healthz_reports_each_check(
+    serve: Serve, checks: Mapping[str, bool], status: int, verdict: str
 ) -> None:
-    probe = daemon_probe(lambda: checks["scheduler"], lambda: checks["database"])
-    server = start_health_server("127.0.0.1", 0, probe)
-    serve.append(server)
-    response = httpx.get(f"{server.url}/healthz")
+    server = await serve({name: fixed(ok) for name, ok in checks.items()})
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.url}/healthz")
     assert response.status_code == status
-    assert response.json() == {"status": verdict, "checks": dict(checks)}
+    reasons = {name: "down" for name, ok in checks.items() if not ok}
+    assert response.json() == {"status": verdict, "checks": dict(checks), "reasons": reasons}
 
 
-def test_a_raising_probe_is_unhealthy_and_its_message_not_echoed(serve: list[object]) -> None:
-    def probe() -> dict[str, bool]:
+async def test_a_raising_probe_is_unhealthy_and_its_message_not_echoed(serve: Serve) -> None:
+    def probe() -> str | None:
         raise RuntimeError("postgresql://user:s3cret@db/cwdrift unreachable")
 
-    server = start_health_server("127.0.0.1", 0, probe)
-    serve.append(server)
-    response = httpx.get(f"{server.url}/healthz")
+    def refusing() -> bool:
+        raise RuntimeError("postgresql://user:s3cret@db/cwdrift refused")
+
+    server = await serve({"probe": probe, "database": database_probe(refusing)})
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.url}/healthz")
     assert response.status_code == 503
     assert "s3cret" not in response.text
-    assert response.json()["checks"] == {"probe": False, "error": "RuntimeError"}
+    assert response.json()["reasons"] == {
+        "probe": "RuntimeError (see the log)",
+        "database": "RuntimeError (see the log)",
+    }
 
 
-def test_metrics_page_parses_and_counts_what_was_recorded(serve: list[object]) -> None:
-    server = start_health_server("127.0.0.1", 0, lambda: {"ok": True})
-    serve.append(server)
-    before = samples(httpx.get(f"{server.url}/metrics").text)
+async def test_metrics_page_parses_and_counts_what_was_recorded(serve: Serve) -> None:
+    server = await serve({})
+    scrape = httpx.AsyncClient()
+    before = samples((await scrape.get(f"{server.url}/metrics")).text)
 
     record_check("drift", 0.4)
     record_check("error", 1.5)
@@ -89,7 +112,7 @@ def test_metrics_page_parses_and_counts_what_was_recorded(serve: list[object]) -
     record_alert("slack-ops", delivered=True)
     record_alert("email-ops", delivered=False, permanent=True)
 
-    page = httpx.get(f"{server.url}/metrics")
+    page = await scrape.get(f"{server.url}/metrics")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/plain")
     after = samples(page.text)
@@ -106,20 +129,28 @@ def test_metrics_page_parses_and_counts_what_was_recorded(serve: list[object]) -
     assert grew("cwdrift_alerts_failed_total", channel="email-ops", permanent="true") == 1
 
     record_open_findings({"warning": 2})  # critical fixed: the gauge must drop, not stay at 3
-    again = samples(httpx.get(f"{server.url}/metrics").text)
+    again = samples((await scrape.get(f"{server.url}/metrics")).text)
+    await scrape.aclose()
     assert again[("cwdrift_open_findings", (("severity", "critical"),))] == 0
     assert again[("cwdrift_open_findings", (("severity", "warning"),))] == 2
 
 
-def test_unknown_path_is_404(serve: list[object]) -> None:
-    server = start_health_server("127.0.0.1", 0, lambda: {"ok": True})
-    serve.append(server)
-    assert httpx.get(f"{server.url}/nope").status_code == 404
+async def test_unknown_path_is_404_naming_the_routes(serve: Serve) -> None:
+    server = await serve({})
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.url}/nope")
+    assert response.status_code == 404
+    assert response.text == "not found: try /healthz, /metrics, /readyz\n"
 
 
-async def test_connectwise_requests_and_rate_limit_waits_are_exposed(serve: list[object]) -> None:
-    server = start_health_server("127.0.0.1", 0, lambda: {"ok": True})
-    serve.append(server)
+async def test_a_port_in_use_is_one_clear_error(serve: Serve) -> None:
+    server = await serve({})
+    with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{server.port}"):
+        await start_server(create_app(), "127.0.0.1", server.port, setting="daemon.health_port")
+
+
+async def test_connectwise_requests_and_rate_limit_waits_are_exposed(serve: Serve) -> None:
+    server = await serve({})
     scrape = httpx.AsyncClient()
     statuses = iter([200, 429, 200])
     before = samples((await scrape.get(f"{server.url}/metrics")).text)
