@@ -503,11 +503,17 @@ def _cross_problems(data: Mapping[str, Any], located: LocatedYaml) -> list[Confi
         for channel in _items(notify, kind)
         if isinstance(channel, dict) and isinstance(channel.get("name"), str)
     ]
+    tickets = {
+        channel.get("name")
+        for channel in _items(notify, "connectwise_ticket")
+        if isinstance(channel, dict)
+    }
     for index, name in enumerate(_items(_section(data, "report"), "channels")):
         if isinstance(name, str) and name not in names:
+            what = "is a ticket channel, not one a report goes to" if name in tickets else ""
             problems.append(
                 ConfigError(
-                    f"unknown channel {name!r}",
+                    f"channel {name!r} {what}" if what else f"unknown channel {name!r}",
                     location=located.where(("report", "channels", index)),
                     fix="name a channel defined under notify.slack or notify.email"
                     + (f" ({', '.join(names)})" if names else " (none is defined)"),

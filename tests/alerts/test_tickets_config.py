@@ -189,7 +189,7 @@ def test_the_report_cannot_go_to_a_ticket_channel(
     }
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(
-        ConfigError, match=r"report\.channels\[0\]: unknown channel 'psa'"
+        ConfigError, match=r"report\.channels\[0\]: channel 'psa' is a ticket channel"
     ) as caught:
         load_config(path)
     assert "notify.slack or notify.email (ops)" in caught.value.fix
