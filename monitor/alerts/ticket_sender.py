@@ -109,11 +109,11 @@ async def resolve_desk(cw: ConnectWiseClient, config: TicketChannel) -> Desk:
             f"board {config.board!r} {found} on {cw.site.host}",
             "set board to one of: " + _names(b for b in boards if not _flag(b, "inactiveFlag")),
         )
-    board = Ref(int(board_row["id"]), str(board_row["name"]))
+    board = _ref_of(board_row, "/service/boards")
     statuses = await cw.get_list(f"/service/boards/{board.id}/statuses")
     active = [s for s in statuses if not _flag(s, "inactive", "inactiveFlag")]
-    new_status = _pick_status(config, board, active, closed=False)
-    closed_status = _pick_status(config, board, active, closed=True)
+    new_status = pick_status(config, board, active, closed=False)
+    closed_status = pick_status(config, board, active, closed=True)
     ticket_type = None
     if config.ticket_type is not None:
         types = await cw.get_list(f"/service/boards/{board.id}/types")
@@ -124,7 +124,7 @@ async def resolve_desk(cw: ConnectWiseClient, config: TicketChannel) -> Desk:
                 f"board {board.name!r} has no type {config.ticket_type!r}",
                 "set ticket_type to one of: " + _names(types) + ", or leave it out",
             )
-        ticket_type = Ref(int(type_row["id"]), str(type_row["name"]))
+        ticket_type = _ref_of(type_row, f"/service/boards/{board.id}/types")
     priorities: dict[Severity, Ref] = {}
     if config.priority_by_severity:
         rows = await cw.get_list("/service/priorities")
@@ -136,11 +136,11 @@ async def resolve_desk(cw: ConnectWiseClient, config: TicketChannel) -> Desk:
                     f"no priority {name!r} (priority_by_severity.{severity.value})",
                     "use one of: " + _names(rows),
                 )
-            priorities[severity] = Ref(int(row["id"]), str(row["name"]))
+            priorities[severity] = _ref_of(row, "/service/priorities")
     return Desk(board, new_status, closed_status, ticket_type, priorities)
 
 
-def _pick_status(config: TicketChannel, board: Ref, active: Sequence[Json], *, closed: bool) -> Ref:
+def pick_status(config: TicketChannel, board: Ref, active: Sequence[Json], *, closed: bool) -> Ref:
     """The configured status, else the board's default (new) or first closed one by sort order.
 
     Both flag spellings are read: BoardStatus says ``closedStatus``, BoardStatusInfo
@@ -170,7 +170,7 @@ def _pick_status(config: TicketChannel, board: Ref, active: Sequence[Json], *, c
             f"board {board.name!r} has no {what}",
             f"name one in statuses.{key}, or add it to the board in ConnectWise",
         )
-    return Ref(int(row["id"]), str(row["name"]))
+    return _ref_of(row, f"/service/boards/{board.id}/statuses")
 
 
 async def find_company(cw: ConnectWiseClient, config: TicketChannel, identifier: str) -> Ref:
@@ -188,7 +188,7 @@ async def find_company(cw: ConnectWiseClient, config: TicketChannel, identifier:
             "set the tenant's ticket_company (or the channel's company) to the identifier the "
             "customer has in Companies > Company Maintenance",
         )
-    return Ref(int(row["id"]), str(row.get("name") or identifier))
+    return _ref_of({**row, "name": row.get("name") or identifier}, "/company/companies")
 
 
 async def find_ticket(cw: ConnectWiseClient, config: TicketChannel, xref: str) -> Json | None:
@@ -401,6 +401,15 @@ def _flag(row: Json, *names: str) -> bool:
         if name in row:
             return bool(row[name])
     return False
+
+
+def _ref_of(row: Json, endpoint: str) -> Ref:
+    """A record's id and name; a row without an integer id is a malformed answer (the outbox
+    retries it), never a guess."""
+    record_id, name = row.get("id"), row.get("name")
+    if not isinstance(record_id, int) or isinstance(record_id, bool):
+        raise MalformedResponse(f"a row of {endpoint} has no integer id", endpoint=endpoint)
+    return Ref(record_id, str(name) if name else f"#{record_id}")
 
 
 def _int(value: object) -> int:
