@@ -304,3 +304,18 @@ def test_the_readme_sample_ticket_is_what_cwdrift_files(rig: TicketRig) -> None:
 
 def passing(failing: Finding) -> Finding:
     return replace(failing, status=Status.PASS, actual=failing.expected)
+
+
+def test_refused_keys_are_permanent_and_the_key_is_never_shown(
+    sim: RunningSimulator, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "wrong-psa-private-key-hunter2"
+    rig = TicketRig.start(sim, db, channel={"private_key": secret})
+    rig.check(T0, [EXPENSES_FAIL])
+    with caplog.at_level("DEBUG"):
+        assert rig.dispatch(T0).failed == 1
+    error = rig.health().last_error or ""
+    assert "check the channel's company_id, public_key, private_key and client_id" in error
+    assert secret not in error and secret not in caplog.text
+    assert all(secret not in row.payload for row in outbox(rig.db))
+    assert rig.tickets() == []
