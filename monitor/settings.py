@@ -11,6 +11,9 @@
         private_key_file: /run/secrets/acme  # or private_key: ${ACME_PRIVATE_KEY}
         client_id: ${CW_CLIENT_ID}
         integration_member: GozyntaAPI
+        fix_public_key: ${ACME_FIX_PUBLIC_KEY}        # optional: a member that may write fixes
+        fix_private_key_file: /run/secrets/acme-fix
+        fix_modes: {transfer-expenses-as-bill-is-off: auto}   # report | approve | auto
     notify: {slack: [...], email: [...], routes: [...]}
 
 ``${VAR}`` (or ``${VAR:-default}``) in any string expands from the environment; any key ``x_file``
@@ -31,7 +34,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from monitor.alerts.config import NotifyConfig
+from monitor.core.baseline import Baseline
 from monitor.core.options import TenantOptions, Waiver
+from monitor.core.remedy import FixMode
 from monitor.durations import Duration
 from monitor.errors import ConfigError
 from monitor.yamlfile import LocatedYaml, PathKey, format_loc, load_located
@@ -40,7 +45,7 @@ DEFAULT_CONFIG = Path("cwdrift.yaml")
 CONFIG_ENV = "CWDRIFT_CONFIG"
 
 # Keys holding secrets: a literal value gets a warning, and each accepts a ``<key>_file`` twin.
-SECRET_KEYS = frozenset({"private_key", "password", "bot_token", "webhook_url"})
+SECRET_KEYS = frozenset({"private_key", "fix_private_key", "password", "bot_token", "webhook_url"})
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TENANT_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -93,6 +98,26 @@ class TenantConfig(_Strict):
     schedule: Schedule | None = None
     options: TenantOptions = TenantOptions()
     waivers: tuple[Waiver, ...] = ()
+    # Write credentials for `cwdrift fix`: a separate API member whose role may Edit (README,
+    # "Fixing drift"). Without them fixing stays a dry run.
+    fix_public_key: str | None = Field(default=None, min_length=1)
+    fix_private_key: SecretStr | None = None
+    fix_modes: dict[str, FixMode] = Field(
+        default_factory=dict,
+        description="Rule id -> report | approve | auto: what the daemon does when it fails.",
+    )
+
+    @model_validator(mode="after")
+    def _fix_keys_together(self) -> TenantConfig:
+        if (self.fix_public_key is None) != (self.fix_private_key is None):
+            missing = "fix_private_key" if self.fix_private_key is None else "fix_public_key"
+            raise ValueError(f"fix_public_key and fix_private_key go together: add {missing}")
+        return self
+
+    @property
+    def can_write(self) -> bool:
+        """Whether write credentials for fixes are configured."""
+        return self.fix_public_key is not None and self.fix_private_key is not None
 
     def __repr__(self) -> str:  # the private key is a SecretStr already; keep repr short too
         return f"TenantConfig(id={self.id!r}, site={self.site!r})"
@@ -192,6 +217,22 @@ class LoadedConfig:
                         " in config/baseline.yaml)",
                     )
 
+    def check_against(self, baseline: Baseline) -> None:
+        """Waivers and fix modes name baseline rules, and each mode is one the rule allows."""
+        self.check_rules_exist(baseline.ids)
+        for t_index, tenant in enumerate(self.config.tenants):
+            for rule_id, mode in tenant.fix_modes.items():
+                location = f"{self.path}: tenants[{t_index}].fix_modes.{rule_id}"
+                if rule_id not in baseline:
+                    raise ConfigError(
+                        f"fix mode for unknown rule {rule_id!r}",
+                        location=location,
+                        fix="use a rule id from the baseline (config/baseline.yaml)",
+                    )
+                refusal = baseline.rule(rule_id).mode_refusal(mode)
+                if refusal is not None:
+                    raise ConfigError(refusal, location=location, fix="change the mode")
+
     @property
     def baseline_path(self) -> Path | None:
         """None for the bundled baseline."""
@@ -230,7 +271,22 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, located) from None
+    warnings += _automatic_without_keys(config, located)
     return LoadedConfig(config=config, path=path, warnings=warnings)
+
+
+def _automatic_without_keys(config: Config, located: LocatedYaml) -> list[str]:
+    """A rule in auto mode without write keys cannot be fixed: say so once, at load."""
+    found = []
+    for index, tenant in enumerate(config.tenants):
+        automatic = sorted(rule for rule, mode in tenant.fix_modes.items() if mode is FixMode.AUTO)
+        if automatic and not tenant.can_write:
+            found.append(
+                f"{located.where(('tenants', index, 'fix_modes'))}: {', '.join(automatic)} "
+                "in auto mode, but the tenant has no fix_public_key/fix_private_key: those fixes "
+                "are only planned (cwdrift fix --pending)"
+            )
+    return found
 
 
 def _expand(

@@ -14,6 +14,7 @@ from monitor.clock import utcnow
 from monitor.core.baseline import load_baseline
 from monitor.jobs.check import TenantResult, check_many
 from monitor.jobs.deliver import dispatch
+from monitor.jobs.fix import check_and_fix
 from monitor.jobs.runtime import Runtime, select_tenants
 from monitor.store.history import tenant_summaries
 
@@ -33,6 +34,9 @@ def check(
 ) -> None:
     """Run one full check cycle: collect, evaluate, store, alert.
 
+    Rules a tenant puts in approve or auto mode (fix_modes) are planned or fixed, as the daemon
+    does; every rule is report-only unless configured otherwise.
+
     Exit status: 0 all compliant, 1 drift, 2 a tenant could not be checked or the config is invalid.
 
     Example: cwdrift check --tenant acme --json
@@ -44,7 +48,7 @@ def check(
 
     async def cycle() -> list[TenantResult]:
         async with runtime:
-            results = await check_many(runtime, tenants)
+            results = await check_many(runtime, tenants, check=check_and_fix)
         await dispatch(runtime)
         return results
 
@@ -113,7 +117,7 @@ def config_validate() -> None:
     """
     loaded = load()
     baseline = load_baseline(loaded.baseline_path)
-    loaded.check_rules_exist(baseline.ids)
+    loaded.check_against(baseline)
     render.out.print(
         f"{loaded.path}: OK ({len(loaded.config.tenants)} tenants, "
         f"baseline {baseline.source} with {len(baseline.rules)} rules)",
