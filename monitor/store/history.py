@@ -7,7 +7,7 @@ newest good run), so they stay fast with thousands of tenants and years of runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
 from monitor.core.snapshot import Snapshot, Value
 from monitor.store.codec import decode_keys, decode_snapshot, decode_value
+from monitor.store.fixes import FixMark, fix_marks
 from monitor.store.runs import Outcome
 from monitor.store.tables import (
     CheckRunTable,
@@ -41,6 +42,7 @@ class ChangeRow:
     changed_by: str | None  # ConnectWise _info.updatedBy, when given
     changed_at: str | None  # ConnectWise _info.lastUpdated, as given
     run_id: int
+    fixed_by_cwdrift: FixMark | None = None  # the cwdrift write behind the change, if any
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of ``history --json`` and ``export``."""
@@ -52,6 +54,9 @@ class ChangeRow:
             "new": self.new,
             "changed_by": self.changed_by,
             "changed_at": self.changed_at,
+            "fixed_by_cwdrift": (
+                self.fixed_by_cwdrift.to_dict() if self.fixed_by_cwdrift is not None else None
+            ),
         }
 
 
@@ -121,7 +126,7 @@ def changes(
     who: str | None = None,
     limit: int | None = None,
 ) -> list[ChangeRow]:
-    """The tenant's setting changes, oldest first.
+    """The tenant's setting changes, oldest first, each marked when a cwdrift write made it.
 
     ``setting`` matches a case-insensitive substring of the key or the label; ``who`` a
     case-insensitive substring of ConnectWise's updatedBy; ``since``/``until`` are inclusive.
@@ -145,7 +150,7 @@ def changes(
     query = query.order_by(col(t.observed_at), col(t.id))
     if limit is not None:
         query = query.limit(limit)
-    return [
+    rows = [
         ChangeRow(
             observed_at=row.observed_at,
             key=row.key,
@@ -158,6 +163,8 @@ def changes(
         )
         for row in session.exec(query)
     ]
+    marks = fix_marks(session, tenant_id, [row.run_id for row in rows])
+    return [replace(row, fixed_by_cwdrift=marks.get((row.run_id, row.key))) for row in rows]
 
 
 def snapshot_at(session: Session, tenant_id: str, at: datetime) -> Snapshot | None:
