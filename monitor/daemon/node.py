@@ -17,8 +17,8 @@ from monitor.daemon.cluster.scheduler import DEFAULT_TUNING, ClusterTuning
 from monitor.daemon.identity import new_node_id
 from monitor.daemon.loop import Daemon
 from monitor.daemon.mode import SchedulerFactory, scheduler_running
-from monitor.jobs.check import check_tenant
 from monitor.jobs.deliver import dispatch as dispatch_outbox
+from monitor.jobs.fix import check_and_fix
 from monitor.jobs.housekeeping import open_findings_by_severity, prune
 from monitor.jobs.report import send_report_if_due
 from monitor.jobs.runtime import Runtime
@@ -63,7 +63,8 @@ def node_daemon(
     async def run_check(loaded: LoadedConfig, tenant: TenantConfig) -> None:
         started = time.monotonic()
         with log_context(tenant=tenant.id):
-            result = await check_tenant(runtime(loaded), tenant)
+            # The check, then each failing rule in approve/auto mode planned or fixed.
+            result = await check_and_fix(runtime(loaded), tenant)
         record_check(result.status, time.monotonic() - started)
 
     async def dispatch(loaded: LoadedConfig) -> None:
