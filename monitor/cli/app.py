@@ -17,6 +17,7 @@ from monitor.cli import (
     check_commands,
     daemon_commands,
     demo_commands,
+    fix_commands,
     history_commands,
     ops_commands,
     report_commands,
@@ -42,6 +43,7 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     check_commands.commands,  # check, tenants, config validate, baseline validate
     history_commands.commands,  # history, show, timeline, export
     report_commands.commands,  # report, waive, waivers, prune
+    fix_commands.commands,  # fix (dry run, --apply, --pending, --approve, --resume)
     daemon_commands.commands,  # run, status, silence
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo

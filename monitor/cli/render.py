@@ -165,6 +165,9 @@ def changes_table(title: str, changes: Iterable[dict[str, Any]]) -> None:
         who = row.get("changed_by") or "—"
         if row.get("changed_at"):
             who = f"{who} at {row['changed_at']}"
+        fix = row.get("fixed_by_cwdrift")
+        if fix:  # a write cwdrift sent: say who ran it (ConnectWise only knows the fix member)
+            who = f"{who}; changed by cwdrift fix, run by {fix['operator']} on {fix['host']}"
         cells = [row["label"], show(row["old"]), show(row["new"]), who]
         if with_time:
             observed = row.get("observed_at")
