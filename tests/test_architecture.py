@@ -169,6 +169,7 @@ def test_the_sql_lives_in_the_store() -> None:
     permitted = {
         "monitor.jobs.check",
         "monitor.jobs.report",
+        "monitor.jobs.preview",
         "monitor.daemon.loop",
         "monitor.daemon.mode",
         "monitor.daemon.cluster.queue",

@@ -4,6 +4,7 @@ lifecycle.plan_alerts(...)        previous states + one check -> new states + on
 routing.route_group(...)          a group -> one sub-group per channel
 notify.notifications(plan, ...)   a plan -> the states with channels, one message per channel
 messages.build_slack/build_email  a group -> a JSON payload
+late.resend(...)                  a failed message retried later: marked late, or dropped
 channels.CHANNEL_TYPES            the notifier registry (slack, email)
 slack, email                      senders: transmit a built payload, classify failures
 

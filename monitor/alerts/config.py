@@ -38,7 +38,15 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from monitor.clock import ensure_utc
 from monitor.core.findings import Severity
@@ -71,6 +79,12 @@ def check_url(field: str, url: str) -> str:
     raise ValueError(
         f"{field} must be an https:// URL (plain http is accepted only for loopback hosts)"
     )
+
+
+def sends_password_in_clear(host: str, *, tls: bool, password: object) -> bool:
+    """SMTP AUTH without TLS to a host off this machine: the password would cross the network
+    readable by anyone on the path, so it is refused, as plain ``http://`` is for ConnectWise."""
+    return password is not None and not tls and not is_loopback_host(host)
 
 
 class _Strict(BaseModel):
@@ -123,6 +137,24 @@ class EmailChannel(_Strict):
     sender: str = Field(min_length=3, pattern=r"@")
     recipients: list[str] = Field(min_length=1)
     timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("password")
+    @classmethod
+    def _password_needs_tls(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # A field validator (not the model's) so the error's location is this channel's
+        # password line; host, starttls and ssl are declared, hence validated, before it.
+        if not {"host", "starttls", "ssl"} <= info.data.keys():
+            return value  # one of them is invalid and reported on its own
+        host = str(info.data["host"])
+        tls = bool(info.data["starttls"] or info.data["ssl"])
+        if sends_password_in_clear(host, tls=tls, password=value):
+            name = info.data.get("name", "?")
+            raise ValueError(
+                f"email channel {name!r}: the password would go to {host} without TLS; set "
+                "starttls: true (port 587) or ssl: true (port 465); SMTP AUTH without TLS is "
+                "accepted only for loopback hosts"
+            )
+        return value
 
     @field_validator("recipients")
     @classmethod

@@ -1,7 +1,9 @@
 """Email sender: SMTP with STARTTLS or implicit TLS, and AUTH, via aiosmtplib.
 
 Only transmits payloads built by :func:`monitor.alerts.messages.build_email`, adding From, To
-and Date. Failures follow SMTP's own split (RFC 5321 section 4.2.1): 4xx replies and a server
+and Date. It never sends the password without TLS to a host off this machine (the config
+refuses such a channel; the sender checks again, so no other path can build one). Failures
+follow SMTP's own split (RFC 5321 section 4.2.1): 4xx replies and a server
 that cannot be reached are transient; 5xx replies and refused credentials are permanent.
 The password never reaches an error, a log line or the database.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 import aiosmtplib
 
-from monitor.alerts.config import EmailChannel
+from monitor.alerts.config import EmailChannel, sends_password_in_clear
 from monitor.alerts.messages import build_email
 from monitor.alerts.sender import ChannelType, Payload
 from monitor.errors import DeliveryError
@@ -28,13 +30,13 @@ class EmailSender:
 
     def __init__(self, config: EmailChannel) -> None:
         self.name = config.name
-        self._config = config
+        self.config = config
 
     def __repr__(self) -> str:
         return f"EmailSender({self.name!r})"
 
     def compose(self, payload: Mapping[str, Any]) -> EmailMessage:
-        config = self._config
+        config = self.config
         message = EmailMessage()
         message["Subject"] = payload["subject"]
         message["From"] = config.sender
@@ -49,7 +51,16 @@ class EmailSender:
         return message
 
     async def send(self, payload: Mapping[str, Any]) -> None:
-        config = self._config
+        config = self.config
+        if sends_password_in_clear(
+            config.host, tls=config.ssl or config.starttls, password=config.password
+        ):
+            raise DeliveryError(
+                f"email channel {self.name!r}: refusing to send the password to {config.host} "
+                "without TLS",
+                permanent=True,
+                fix="set starttls: true (port 587) or ssl: true (port 465) on this channel",
+            )
         try:
             refused, _ = await aiosmtplib.send(
                 self.compose(payload),

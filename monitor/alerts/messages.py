@@ -18,12 +18,11 @@ from typing import Any
 
 from jinja2 import Environment
 
-from monitor.alerts.model import AlertEvent, EventKind, NotificationGroup
+from monitor.alerts.model import AlertEvent, EventKind, LateNote, NotificationGroup
 from monitor.data import template_environment
 
 SLACK_MAX_BLOCKS = 50  # Block Kit limit per message
 SLACK_MAX_SECTION = 3000  # characters per section text
-_EVENT_BLOCKS = SLACK_MAX_BLOCKS - 3  # header, context, and a possible "and N more"
 
 KIND_TITLES = {
     EventKind.CANNOT_VERIFY: "CANNOT VERIFY",
@@ -78,8 +77,24 @@ def summary(group: NotificationGroup) -> str:
 
 
 def subject_line(group: NotificationGroup) -> str:
-    """``[cwdrift] [CRITICAL] acme: 1 new, 0 resolved``: sorts by tool, severity, tenant id."""
-    return f"[cwdrift] [{group.severity.value.upper()}] {group.tenant.id}: {summary(group)}"
+    """``[cwdrift] [CRITICAL] acme: 1 new, 0 resolved``: sorts by tool, severity, tenant id.
+
+    A late message (see :mod:`monitor.alerts.late`) says so right after the tool's tag.
+    """
+    late = "[late] " if group.late is not None else ""
+    return f"[cwdrift] {late}[{group.severity.value.upper()}] {group.tenant.id}: {summary(group)}"
+
+
+def late_notice(late: LateNote) -> str:
+    """One sentence for the top of a late message; labels are raw (each format escapes)."""
+    text = (
+        f"Late: written by the check of {format_time(late.written_at)}; its delivery failed "
+        f"and is retried now that the channel works again ({format_time(late.sent_at)})."
+    )
+    if late.dropped:
+        text += " Left out, because newer messages already covered them: "
+        text += "; ".join(late.dropped) + "."
+    return text
 
 
 # -- Slack ------------------------------------------------------------------------------------
@@ -90,6 +105,8 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
     tenant = group.tenant
     name = escape_mrkdwn(tenant.name)
     text = f"cwdrift: {name} ({tenant.id}) [{group.severity.value}] {summary(group)}"
+    if group.late is not None:
+        text = f"[late] {text}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -109,16 +126,29 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
             ],
         },
     ]
+    if group.late is not None:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": _clip(escape_mrkdwn(late_notice(group.late)), SLACK_MAX_SECTION),
+                    }
+                ],
+            }
+        )
     events = group.events
-    for event in events[:_EVENT_BLOCKS]:
+    room = SLACK_MAX_BLOCKS - len(blocks) - 1  # keep one for a possible "and N more"
+    for event in events[:room]:
         blocks.append(
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": _clip(_slack_event(event), SLACK_MAX_SECTION)},
             }
         )
-    if len(events) > _EVENT_BLOCKS:
-        more = len(events) - _EVENT_BLOCKS
+    if len(events) > room:
+        more = len(events) - room
         blocks.append(
             {
                 "type": "context",
@@ -181,13 +211,17 @@ def build_email(group: NotificationGroup, *, channel: str, domain: str) -> dict[
         "summary": summary(group),
         "checked_at": format_time(group.checked_at),
         "events": [_email_event(e) for e in group.events],
+        "late": late_notice(group.late) if group.late is not None else None,
     }
+    # When the check saw it; a late message is dated when it goes out, so mail clients show
+    # it among the newest (its body says when it was written).
+    date = group.late.sent_at if group.late is not None else group.checked_at
     env = _environment()
     return {
         "subject": subject_line(group),
         "message_id": f"<cwdrift.{group.tenant.id}.{stamp}.{channel}@{domain}>",
         "thread_id": thread_id(group.tenant.id, domain),
-        "date": format_datetime(group.checked_at, usegmt=True),  # when the check saw it
+        "date": format_datetime(date, usegmt=True),
         "text": env.get_template("email/alert.txt.j2").render(context),
         "html": env.get_template("email/alert.html.j2").render(context),
     }

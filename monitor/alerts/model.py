@@ -6,7 +6,7 @@ builders turn it into payloads, and the outbox stores those payloads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -131,6 +131,37 @@ class AlertEvent:
             "fixed_by": self.fixed_by,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlertEvent:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            kind=EventKind(data["kind"]),
+            alert_key=data["alert"],
+            label=data["label"],
+            severity=Severity(data["severity"]),
+            expected=data["expected"],
+            actual=data["actual"],
+            first_seen=_from_iso(data["first_seen"]),
+            last_resolved_at=_from_iso(data["last_resolved_at"]),
+            remediation=data["remediation"],
+            note=data["note"],
+            changed_by=data["changed_by"],
+            changed_at=data["changed_at"],
+            silenced_until=_from_iso(data["silenced_until"]),
+            error=data["error"],
+            fixed_by=data.get("fixed_by"),  # absent from groups stored before 0008
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LateNote:
+    """Said on a message that goes out after its delivery had failed for good (see
+    :mod:`monitor.alerts.late`): when its check wrote it, and what newer messages made moot."""
+
+    written_at: datetime
+    sent_at: datetime
+    dropped: tuple[str, ...] = ()  # labels of the items left out: already told, newer, before it
+
 
 @dataclass(frozen=True, slots=True)
 class NotificationGroup:
@@ -139,6 +170,7 @@ class NotificationGroup:
     tenant: TenantRef
     checked_at: datetime
     events: tuple[AlertEvent, ...] = field(default_factory=tuple)
+    late: LateNote | None = None  # set only when a failed delivery is retried
 
     @property
     def severity(self) -> Severity:
@@ -149,8 +181,29 @@ class NotificationGroup:
         return sum(1 for e in self.events if e.kind in kinds)
 
     def only(self, events: tuple[AlertEvent, ...]) -> NotificationGroup:
-        return NotificationGroup(tenant=self.tenant, checked_at=self.checked_at, events=events)
+        return replace(self, events=events)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``)."""
+        return {
+            "tenant": {"id": self.tenant.id, "name": self.tenant.name, "tags": self.tenant.tags},
+            "checked_at": self.checked_at.isoformat(),
+            "events": [event.to_dict() for event in self.events],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NotificationGroup:
+        tenant = data["tenant"]
+        return cls(
+            tenant=TenantRef(tenant["id"], tenant["name"], tuple(tenant["tags"])),
+            checked_at=datetime.fromisoformat(data["checked_at"]),
+            events=tuple(AlertEvent.from_dict(event) for event in data["events"]),
+        )
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _from_iso(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)

@@ -15,7 +15,7 @@ from typing import Any
 from monitor.alerts.channels import CHANNEL_TYPES, channel_configs
 from monitor.alerts.config import NotifyConfig
 from monitor.alerts.lifecycle import Plan
-from monitor.alerts.model import AlertState
+from monitor.alerts.model import AlertState, NotificationGroup
 from monitor.alerts.routing import opened_channels, route_group
 
 
@@ -27,6 +27,7 @@ class QueuedMessage:
     kind: str  # channel type
     summary: str  # one line for `cwdrift status`
     payload: dict[str, Any]
+    group: NotificationGroup | None = None  # what it says, to rebuild it late; None: a report
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +51,7 @@ def notifications(planned: Plan, policy: NotifyConfig) -> Notifications:
         kind, config = configs[channel]
         channel_type = CHANNEL_TYPES[kind]
         payload = channel_type.build(group, config)
-        messages.append(QueuedMessage(channel, kind, channel_type.summarize(payload), payload))
+        messages.append(
+            QueuedMessage(channel, kind, channel_type.summarize(payload), payload, group)
+        )
     return Notifications(states, messages)

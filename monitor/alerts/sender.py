@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,10 +14,14 @@ Payload = dict[str, Any]
 
 
 class Sender(Protocol):
-    """Transmits one built payload; raises :class:`monitor.errors.DeliveryError` on failure."""
+    """Transmits one built payload; raises :class:`monitor.errors.DeliveryError` on failure.
+
+    ``config`` is the channel's config, for rebuilding a message that goes out late.
+    """
 
     name: str
     kind: str
+    config: Any
 
     async def send(self, payload: Mapping[str, Any]) -> None: ...
 
@@ -31,6 +36,9 @@ class ChannelType:
 
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+# A channel's Retry-After is honoured up to this: a huge value (or one meant as a date) must
+# never park a channel for years, nor overflow timedelta (whose limit is 999,999,999 days).
+RETRY_AFTER_CAP = timedelta(minutes=15)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -40,6 +48,18 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, BACKOFF_MAX)
 
 
+def capped_retry_after(seconds: float | None) -> float | None:
+    """A channel's Retry-After in seconds, at most :data:`RETRY_AFTER_CAP`; None if unusable.
+
+    None, NaN and negative values are unusable (the caller falls back to the backoff);
+    infinity and anything above the cap become the cap.
+    """
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return None
+    return min(seconds, RETRY_AFTER_CAP.total_seconds())
+
+
 def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
-    """How long a transient failure waits: the channel's Retry-After, else the backoff."""
-    return timedelta(seconds=retry_after) if retry_after is not None else backoff(attempts)
+    """How long a transient failure waits: the channel's Retry-After (capped), else the backoff."""
+    seconds = capped_retry_after(retry_after)
+    return timedelta(seconds=seconds) if seconds is not None else backoff(attempts)

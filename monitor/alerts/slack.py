@@ -21,7 +21,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from monitor.alerts.config import SlackChannel
 from monitor.alerts.messages import build_slack
-from monitor.alerts.sender import ChannelType, Payload
+from monitor.alerts.sender import ChannelType, Payload, capped_retry_after
 from monitor.errors import DeliveryError
 
 TIMEOUT_SECONDS = 15
@@ -65,15 +65,15 @@ class SlackSender:
 
     def __init__(self, config: SlackChannel) -> None:
         self.name = config.name
-        self._config = config
+        self.config = config
 
     def __repr__(self) -> str:
         return f"SlackSender({self.name!r})"
 
     async def send(self, payload: Mapping[str, Any]) -> None:
         try:
-            if self._config.webhook_url is not None:
-                await self._send_webhook(self._config.webhook_url.get_secret_value(), dict(payload))
+            if self.config.webhook_url is not None:
+                await self._send_webhook(self.config.webhook_url.get_secret_value(), dict(payload))
             else:
                 await self._post_message(dict(payload))
         except (SlackApiError, SlackRequestError, DeliveryError):
@@ -99,17 +99,17 @@ class SlackSender:
         raise self._classify(response.status_code, body, response.headers)
 
     async def _post_message(self, payload: dict[str, Any]) -> None:
-        assert self._config.bot_token is not None  # the config validator guarantees it
+        assert self.config.bot_token is not None  # the config validator guarantees it
         client = AsyncWebClient(
-            token=self._config.bot_token.get_secret_value(),
-            base_url=self._config.base_url or AsyncWebClient.BASE_URL,
+            token=self.config.bot_token.get_secret_value(),
+            base_url=self.config.base_url or AsyncWebClient.BASE_URL,
             timeout=TIMEOUT_SECONDS,
             logger=_sdk_log,
             retry_handlers=[],
         )
         try:
             await client.chat_postMessage(
-                channel=self._config.channel or "",
+                channel=self.config.channel or "",
                 text=payload["text"],
                 blocks=payload.get("blocks"),
                 unfurl_links=False,
@@ -136,7 +136,7 @@ class SlackSender:
             return DeliveryError(
                 f"{where} (rate limited)",
                 permanent=False,
-                retry_after=_retry_after(headers),
+                retry_after=parse_retry_after(headers),
                 fix="nothing to do: cwdrift retries after the time Slack asked for",
             )
         if status >= 500 or code in TRANSIENT_ERRORS:
@@ -164,13 +164,17 @@ class SlackSender:
         )
 
 
-def _retry_after(headers: Mapping[str, Any]) -> float | None:
+def parse_retry_after(headers: Mapping[str, Any]) -> float | None:
+    """Slack's Retry-After in seconds, capped (:func:`capped_retry_after`); None if unusable.
+
+    An HTTP-date, or anything else that is not a number of seconds, falls back to the backoff.
+    """
     for name, value in headers.items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) and value else value
             try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
+                return capped_retry_after(float(str(raw).strip()))
+            except ValueError:
                 return None
     return None
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import (
+    alerts_commands,
     check_commands,
     daemon_commands,
     demo_commands,
@@ -45,6 +46,7 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     report_commands.commands,  # report, waive, waivers, prune
     fix_commands.commands,  # fix (dry run, --apply, --pending, --approve, --resume)
     daemon_commands.commands,  # run, status, silence
+    alerts_commands.commands,  # alerts retry
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo
 )

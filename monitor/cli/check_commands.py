@@ -1,4 +1,5 @@
-"""``cwdrift check``, ``tenants``, ``config validate`` and ``baseline validate``."""
+"""``cwdrift check``, ``tenants``, ``config validate`` and ``baseline validate`` (``baseline
+preview`` and ``diff`` live in ``baseline_commands``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import render
+from monitor.cli.baseline_commands import baseline_diff, baseline_preview
 from monitor.cli.common import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, JsonOpt, load, open_database
 from monitor.clock import utcnow
 from monitor.core.baseline import load_baseline
@@ -20,9 +22,13 @@ from monitor.store.history import tenant_summaries
 
 commands = typer.Typer()
 config_app = typer.Typer(help="Inspect the config file.", no_args_is_help=True)
-baseline_app = typer.Typer(help="Inspect a baseline file.", no_args_is_help=True)
+baseline_app = typer.Typer(
+    help="Check a baseline file, or preview a change to it.", no_args_is_help=True
+)
 commands.add_typer(config_app, name="config")
 commands.add_typer(baseline_app, name="baseline")
+baseline_app.command("preview")(baseline_preview)
+baseline_app.command("diff")(baseline_diff)
 
 
 @commands.command()

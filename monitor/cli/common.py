@@ -82,6 +82,16 @@ def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
+def refuse_binary_on_terminal(out: Path | None) -> None:
+    """Binary output (PDF) goes to a file or a pipe, never to a terminal, where it is garbage."""
+    if out is None and sys.stdout.isatty():
+        raise ConfigError(
+            "PDF output is binary and stdout is a terminal",
+            location="--format pdf",
+            fix="add --out report.pdf, or pipe it: > report.pdf",
+        )
+
+
 def write_output(data: str | bytes, out: Path | None) -> None:
     """To ``out``, or stdout; binary (PDF) is refused on a terminal."""
     if out is not None:
@@ -91,10 +101,7 @@ def write_output(data: str | bytes, out: Path | None) -> None:
             out.write_text(data, encoding="utf-8")
         render.err.print(f"wrote {out}", markup=False)
     elif isinstance(data, bytes):
-        if sys.stdout.isatty():
-            raise ConfigError(
-                "PDF output is binary", location="--format pdf", fix="add --out report.pdf"
-            )
+        refuse_binary_on_terminal(out)
         sys.stdout.buffer.write(data)
     else:
         sys.stdout.write(data)

@@ -148,6 +148,8 @@ def status(as_json: JsonOpt = False) -> None:
                 "last_error": c.last_error,
                 "permanent_failure": c.permanent_failure,
                 "pending": c.pending,
+                "failed": c.failed,
+                "rejected": c.rejected,
             }
             for c in channels
         ],
@@ -220,10 +222,24 @@ def _print_status(data: dict[str, Any]) -> None:
     for channel in data["channels"]:
         state = "[red]FAILED (permanent)[/]" if channel["permanent_failure"] else "ok"
         detail = f": {channel['last_error']}" if channel["last_error"] else ""
+        counts = [f"{channel['pending']} pending"]
+        counts += [f"{channel[key]} {key}" for key in ("failed", "rejected") if channel[key]]
         render.out.print(
             f"channel {channel['channel']} ({channel['kind']}): {state}, "
-            f"{channel['pending']} pending{render.escape(detail)}"
+            f"{', '.join(counts)}{render.escape(detail)}"
         )
+        if channel["failed"]:
+            render.out.print(
+                "  failed: sent again after the channel's next successful send, "
+                "or now with: cwdrift alerts retry",
+                markup=False,
+            )
+        if channel["rejected"]:
+            render.out.print(
+                "  rejected: refused again after the channel had worked; "
+                "try again with: cwdrift alerts retry",
+                markup=False,
+            )
     for silence in data["silences"]:
         render.out.print(
             f"silence #{silence['id']}: tenant={silence['tenant'] or '*'} "

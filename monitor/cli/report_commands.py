@@ -18,6 +18,7 @@ from monitor.cli.common import (
     load,
     open_database,
     parse_when,
+    refuse_binary_on_terminal,
     write_output,
 )
 from monitor.clock import utcnow
@@ -32,10 +33,16 @@ commands = typer.Typer()
 @commands.command()
 def report(
     week: Annotated[
-        str | None, typer.Option(help="ISO week, e.g. 2026-W47 (default: last full week).")
+        str | None,
+        typer.Option(help="ISO week, e.g. 2026-W47 (the current one is cut at now, 'to date')."),
     ] = None,
+    last_week: Annotated[
+        bool, typer.Option("--last-week", help="The last full week (what the daemon sends).")
+    ] = False,
     since: Annotated[str | None, typer.Option(help="Custom period start (UTC).")] = None,
-    until: Annotated[str | None, typer.Option(help="Custom period end (UTC), exclusive.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Custom period end (UTC), exclusive; default now.")
+    ] = None,
     tenant: Annotated[
         list[str] | None, typer.Option("--tenant", "-t", help="Only this tenant (repeatable).")
     ] = None,
@@ -44,35 +51,45 @@ def report(
     ] = "text",
     out: OutOpt = None,
 ) -> None:
-    """The weekly compliance report: scores and trend, violations, changes, waivers.
+    """The compliance report: scores and trend, violations, changes, waivers.
 
-    Weeks run Monday to Monday in report.timezone of the config.
+    Without a period it covers the current week to date; --last-week gives the last full
+    week. Weeks run Monday to Monday in report.timezone of the config, and no period reaches
+    past now.
 
-    Example: cwdrift report --week 2026-W47 --format html --out report.html
+    Example: cwdrift report --last-week --format html --out report.html
     """
     from monitor.jobs.report import weekly_report
     from monitor.jobs.runtime import select_tenants
-    from monitor.reports.period import custom, iso_week, last_full_week, zone
+    from monitor.reports.period import custom, iso_week, last_full_week, up_to, week_to_date, zone
     from monitor.reports.render import FORMATS, render
 
     chosen = choice(fmt, FORMATS, "--format")
+    if chosen == "pdf":
+        refuse_binary_on_terminal(out)  # before the work of building it
+    given = [name for name, on in (("--week", week), ("--last-week", last_week)) if on]
+    if since or until:
+        given.append("--since/--until")
+    if len(given) > 1:
+        raise ConfigError(
+            f"{' and '.join(given)} exclude each other",
+            fix="give one period, or none for the current week to date",
+        )
     loaded = load()
     config = loaded.config
     tz = zone(config.report.timezone)
     now = utcnow()
-    if week and (since or until):
-        raise ConfigError(
-            "--week and --since/--until exclude each other", fix="give one or the other"
-        )
     if since or until:
         start, end = parse_when(since, "--since"), parse_when(until, "--until") or now
         if start is None:
             raise ConfigError("--until needs --since", location="--since", fix="add --since")
-        period = custom(start, end)
+        period = custom(start, min(end, now))
     elif week:
-        period = iso_week(week, tz)
-    else:
+        period = up_to(iso_week(week, tz), now)
+    elif last_week:
         period = last_full_week(now, tz)
+    else:
+        period = week_to_date(now, tz)
     tenants = select_tenants(loaded, tenant)
     db = open_database(loaded)
     with db.session() as session:

@@ -3,7 +3,9 @@
     start()     load the config, migrate, heartbeat, schedule every tenant, dispatch periodically
     check(id)   one scheduled check: run_check(config, tenant), logged, next run recorded
     beat()      refresh this node's row in ``daemon_node``
-    reload()    SIGHUP: re-read the config; a bad one is logged and the old one kept
+    reload()    SIGHUP: re-read the config; a bad one is logged and the old one kept. The
+                injected ``before_reload`` sees both configs first (the node previews a changed
+                baseline on the stored snapshots and logs who would newly fail)
     shutdown()  SIGTERM/SIGINT: no new checks, in-flight ones finish (or are cancelled after the
                 grace period: a check commits once at its end, so a cancelled one writes nothing),
                 one last dispatch of pending alerts, mark the node stopped
@@ -50,6 +52,8 @@ Dispatch = Callable[[LoadedConfig], Awaitable[None]]
 # the config in force when it runs, so a SIGHUP reload reaches it too.
 PeriodicJob = tuple[str, "timedelta | str", Callable[[LoadedConfig], Awaitable[None]]]
 Clock = Callable[[], datetime]
+# (config in force, new config), before the new one applies; a ConfigError keeps the old one.
+BeforeReload = Callable[[LoadedConfig, LoadedConfig], Awaitable[None]]
 
 DEFAULT_GRACE = timedelta(seconds=30)
 # Rows of daemons silent this long are deleted at start; every restart adds one.
@@ -99,9 +103,11 @@ class Daemon:
         beat_every: timedelta = BEAT_INTERVAL,
         periodic: Sequence[PeriodicJob] = (),
         node_id: str | None = None,
+        before_reload: BeforeReload | None = None,
     ) -> None:
         self.config_path = config_path
         self._periodic = tuple(periodic)
+        self._before_reload = before_reload
         self._run_check = run_check
         self._dispatch = dispatch
         self._open_db = open_db
@@ -247,6 +253,7 @@ class Daemon:
         async with self._reload_lock:
             try:
                 loaded = load_config(self.config_path)
+                await self._look_before_reload(loaded)
                 last_checks = await asyncio.to_thread(self._in_session, last_check_times)
                 self.scheduler.reconcile(schedules_of(loaded), last_checks)
             except ConfigError as exc:
@@ -294,6 +301,20 @@ class Daemon:
         log.info("daemon stopped node=%s", self.node_id)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    async def _look_before_reload(self, loaded: LoadedConfig) -> None:
+        """The injected look at the new config; only a ConfigError stops the reload."""
+        if self._before_reload is None:
+            return
+        try:
+            await self._before_reload(self.loaded, loaded)
+        except ConfigError:
+            raise
+        except CwdriftError as exc:  # e.g. the store is down: the preview is advice, not a gate
+            log.warning("could not preview the reloaded config: %s", exc)
+        except Exception:
+            # A bug in the look must not cost the operator the reload they asked for.
+            log.exception("could not preview the reloaded config")
 
     def _on_sighup(self) -> None:
         task = asyncio.ensure_future(self.reload())

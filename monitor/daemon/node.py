@@ -20,6 +20,7 @@ from monitor.daemon.mode import SchedulerFactory, scheduler_running
 from monitor.jobs.deliver import dispatch as dispatch_outbox
 from monitor.jobs.fix import check_and_fix
 from monitor.jobs.housekeeping import open_findings_by_severity, prune
+from monitor.jobs.preview import preview_reload
 from monitor.jobs.report import send_report_if_due
 from monitor.jobs.runtime import Runtime
 from monitor.observability import (
@@ -79,6 +80,10 @@ def node_daemon(
     async def findings_gauge(loaded: LoadedConfig) -> None:
         record_open_findings(await open_findings_by_severity(runtime(loaded)))
 
+    async def before_reload(in_force: LoadedConfig, loaded: LoadedConfig) -> None:
+        # A changed baseline is previewed on the stored snapshots and its summary logged first.
+        await preview_reload(runtime(in_force), loaded)
+
     node_id = new_node_id()  # one name for the daemon's and the cluster engine's rows
     factory = SchedulerFactory(path, tuning=tuning, config=config, node_id=node_id)
     daemon = Daemon(
@@ -88,6 +93,7 @@ def node_daemon(
         open_db=Database,
         scheduler_factory=factory,
         node_id=node_id,
+        before_reload=before_reload,
         periodic=(
             # Polled: the report's slot is in report.timezone, and a missed one catches up.
             ("weekly-report", REPORT_POLL, weekly_report),

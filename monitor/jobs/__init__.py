@@ -4,8 +4,11 @@
     check.check_tenant       collect -> normalize -> evaluate + diff -> one transaction: the run,
                              its changes, finding states and the alerts they cause (outbox)
     deliver.dispatch         send what the outbox holds, record each outcome
+    deliver.retry_failed     `cwdrift alerts retry`: send again what failed for good
     report.send_report_if_due  the weekly report, once per week, through the outbox
     housekeeping.prune       retention; the open-findings gauge
+    preview.preview_baseline which tenant x rule a baseline change would flip, on the stored
+                             snapshots (no ConnectWise request); preview_reload for SIGHUP
 
 None of them knows how a check is scheduled (that is ``monitor.daemon``).
 """

@@ -12,10 +12,13 @@ week says what was true then, not now:
 * warning-severity findings are advisory: never violations, never in the score.
 
 The period is half-open, ``[since, until)``: a check at exactly ``until`` belongs to next week.
+It never reaches past ``now`` (a period that would is cut there), so no age or duration counts
+time that has not happened.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +42,7 @@ from monitor.reports.model import (
     WaiverItem,
     WeeklyReport,
 )
-from monitor.reports.period import custom, week_label, zone
+from monitor.reports.period import custom, week_ends, zone
 
 TREND_WEEKS = 8
 WARNING_DAYS = 14
@@ -83,11 +86,12 @@ def build_weekly(
 ) -> WeeklyReport:
     """The report for ``[since, until)`` over ``tenants``.
 
-    ``label`` names the period (default: its dates); ``timezone`` labels the trend's ISO weeks.
-    ``config_silences`` are the config file's ``notify.silences`` (the database's are in
-    ``inputs``).
+    ``label`` names the period (default: its dates); ``timezone`` steps and labels the trend's
+    ISO weeks. ``config_silences`` are the config file's ``notify.silences`` (the database's are
+    in ``inputs``).
     """
-    span = custom(since, until)
+    now = ensure_utc(now)
+    span = custom(since, min(ensure_utc(until), now))
     since, until = span.since, span.until
     tz = zone(timezone)
     names = {t.id: t.name for t in tenants}
@@ -97,28 +101,29 @@ def build_weekly(
 
     history = _History(inputs.transitions)
     trend = tuple(
-        TrendPoint(
-            # The week that ends at this point (an instant before its end lies inside it).
-            week=week_label(until - timedelta(weeks=k, seconds=1), tz),
-            until=until - timedelta(weeks=k),
-            score=history.fleet_score(ids, until - timedelta(weeks=k)),
-        )
-        for k in range(TREND_WEEKS - 1, -1, -1)
+        TrendPoint(week=week, until=end, score=history.fleet_score(ids, end))
+        for week, end in week_ends(until, tz, TREND_WEEKS)
     )
+    week_before = trend[-2].until
     violations = history.violations(names, keys, until)
     open_counts: dict[str, int] = defaultdict(int)
     for v in violations:
         open_counts[v.tenant_id] += 1
-    scores = tuple(
-        TenantScore(
-            tenant_id=tenant_id,
-            name=names[tenant_id],
-            score=history.score(tenant_id, until),
-            previous=history.score(tenant_id, until - timedelta(weeks=1)),
-            open_violations=open_counts[tenant_id],
+    unchecked = _unchecked(inputs, names, since, until)
+    unreadable = {u.tenant_id for u in unchecked if u.state != "not_checked"}
+    scores = []
+    for tenant_id in ids:
+        score = history.score(tenant_id, until)
+        scores.append(
+            TenantScore(
+                tenant_id=tenant_id,
+                name=names[tenant_id],
+                score=score,
+                previous=history.score(tenant_id, week_before),
+                open_violations=open_counts[tenant_id],
+                readable=tenant_id not in unreadable and score.percent is not None,
+            )
         )
-        for tenant_id in ids
-    )
     new, resolved, regressed = history.events(names, keys, since, until)
     return WeeklyReport(
         label=label or span.label,
@@ -133,10 +138,11 @@ def build_weekly(
         resolved=tuple(resolved),
         regressed=tuple(regressed),
         changes=tuple(_changes(inputs, names)),
-        unchecked=tuple(_unchecked(inputs, names, until)),
+        unchecked=tuple(unchecked),
         waivers=tuple(_waivers(inputs, tenants, until, window)),
         silences=tuple(_silences(inputs, config_silences, set(ids), until, window)),
         warning_days=warning_days,
+        median_time_to_fix=_median_time_to_fix(resolved),
     )
 
 
@@ -147,9 +153,20 @@ def history_command(tenant_id: str, keys: Sequence[str]) -> str:
     return f'cwdrift history --tenant {tenant_id} --setting "{keys[0].replace(chr(34), "")}"'
 
 
-def _worst_first(score: TenantScore) -> tuple[float, str]:
-    percent = score.score.percent
-    return (101.0 if percent is None else percent, score.tenant_id)
+def _worst_first(score: TenantScore) -> tuple[bool, float, str]:
+    """A tenant that cannot be read first (nothing about it is verified), then by score."""
+    return (score.readable, score.score.percent or 0.0, score.tenant_id)
+
+
+def _median_time_to_fix(resolved: Sequence[FindingEvent]) -> timedelta | None:
+    fixes = [
+        e.time_to_fix
+        for e in resolved
+        if e.to_status == Status.PASS.value and e.time_to_fix is not None
+    ]
+    if not fixes:
+        return None
+    return timedelta(seconds=statistics.median(f.total_seconds() for f in fixes))
 
 
 class _History:
@@ -322,9 +339,10 @@ def _changes(inputs: ReportInputs, names: Mapping[str, str]) -> list[SettingChan
 
 
 def _unchecked(
-    inputs: ReportInputs, names: Mapping[str, str], until: datetime
+    inputs: ReportInputs, names: Mapping[str, str], since: datetime, until: datetime
 ) -> list[UncheckedTenant]:
-    """Tenants whose newest run before ``until`` failed (with the streak), or that had none."""
+    """Tenants not verified in ``[since, until)``: the newest run before ``until`` failed (with
+    the streak), no run fell in the period, or none was ever made."""
     streaks: dict[str, _ErrorStreak] = {}
     for run in inputs.failed_runs:
         previous = streaks.get(run.tenant_id)
@@ -337,32 +355,27 @@ def _unchecked(
     found = []
     for tenant_id, name in names.items():
         streak = streaks.get(tenant_id)
-        if streak is not None:
-            found.append(
-                UncheckedTenant(
-                    tenant_id=tenant_id,
-                    name=name,
-                    since=streak.since,
-                    consecutive_errors=streak.count,
-                    error_kind=streak.kind,
-                    error_message=streak.message,
-                    command=f"cwdrift check --tenant {tenant_id}",
-                )
+        last = inputs.last_checked.get(tenant_id)
+        in_period = last is not None and last >= since
+        if streak is None and in_period:
+            continue
+        found.append(
+            UncheckedTenant(
+                tenant_id=tenant_id,
+                name=name,
+                since=streak.since if streak else None,
+                consecutive_errors=streak.count if streak else 0,
+                error_kind=streak.kind if streak else None,
+                error_message=streak.message if streak else None,
+                command=f"cwdrift check --tenant {tenant_id}",
+                last_checked_at=last,
+                first_checked_at=inputs.first_checked.get(tenant_id),
+                checked_in_period=in_period,
             )
-        elif tenant_id not in inputs.checked:
-            found.append(
-                UncheckedTenant(
-                    tenant_id=tenant_id,
-                    name=name,
-                    since=None,
-                    consecutive_errors=0,
-                    error_kind=None,
-                    error_message="never checked",
-                    command=f"cwdrift check --tenant {tenant_id}",
-                )
-            )
-    # Longest-broken first; never-checked tenants last.
-    found.sort(key=lambda u: (u.since is None, u.since or until, u.tenant_id))
+        )
+    # Longest-broken first, then the longest unchecked; never-checked tenants last.
+    order = {"failing": 0, "not_checked": 1, "never": 2}
+    found.sort(key=lambda u: (order[u.state], u.since or u.last_checked_at or until, u.tenant_id))
     return found
 
 

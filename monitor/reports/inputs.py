@@ -74,6 +74,7 @@ class ReportInputs:
     finding_keys: dict[tuple[str, str], tuple[str, ...]]  # (tenant, rule) -> setting keys read
     changes: list[ObservedChange]  # observed in [since, until), oldest first
     failed_runs: list[FailedRun]  # per tenant, the runs after its last good run, oldest first
-    checked: set[str]  # tenants with any run before ``until``
+    last_checked: dict[str, datetime]  # tenant -> start of its newest run before ``until``
+    first_checked: dict[str, datetime]  # tenant -> start of its first run ever (may be later)
     database_waivers: list[WaiverInput]
     database_silences: list[SilenceInput]

@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.alerts.messages import escape_mrkdwn
 from monitor.reports.model import WeeklyReport, format_duration, format_time
+from monitor.reports.period import ISO_WEEK, TO_DATE
 from monitor.reports.render import render_html, render_text, show
 
 SLACK_WORST = 5  # items per list in the Slack summary; the email has everything
@@ -45,6 +46,8 @@ def build_report_slack(report: WeeklyReport, *, worst: int = SLACK_WORST) -> dic
         f"*{len(report.regressed)}* regressed · *{len(report.changes)}* settings changed · "
         f"*{len(report.unchecked)}* not checked"
     )
+    if report.median_time_to_fix is not None:
+        counts += f"\nMedian time to fix: {format_duration(report.median_time_to_fix)}"
     trend = " → ".join(p.score.text for p in report.trend[-4:])
     blocks: list[dict[str, Any]] = [
         {
@@ -72,12 +75,8 @@ def build_report_slack(report: WeeklyReport, *, worst: int = SLACK_WORST) -> dic
             lines.append(f"… and {more} more in the email report")
         blocks.append(_section("Worst open violations", lines))
     if report.unchecked:
-        lines = [
-            f"• {e(u.name)}: "
-            + (f"failing since {format_time(u.since)}" if u.since else "never checked")
-            for u in report.unchecked[:worst]
-        ]
-        blocks.append(_section("Could not be checked", lines))
+        lines = [f"• {e(u.name)}: {e(u.headline)}" for u in report.unchecked[:worst]]
+        blocks.append(_section("Not verified in this period", lines))
     soon = [w for w in report.waivers if w.expiring_soon]
     if soon or report.silences:
         lines = [
@@ -92,13 +91,20 @@ def build_report_slack(report: WeeklyReport, *, worst: int = SLACK_WORST) -> dic
     blocks.append(
         {
             "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": f"Full report: `cwdrift report --week {report.label}`"}
-            ],
+            "elements": [{"type": "mrkdwn", "text": f"Full report: `{report_command(report)}`"}],
         }
     )
     text = f"cwdrift weekly report {report.label}: fleet compliance {report.fleet.text}"
     return {"text": text, "blocks": blocks}
+
+
+def report_command(report: WeeklyReport) -> str:
+    """The command that prints this report in full."""
+    week = report.label.removesuffix(TO_DATE)
+    if ISO_WEEK.match(week):
+        return f"cwdrift report --week {week}"
+    since, until = (f"{t:%Y-%m-%dT%H:%M}Z" for t in (report.since, report.until))
+    return f"cwdrift report --since {since} --until {until}"
 
 
 def _section(title: str, lines: list[str]) -> dict[str, Any]:

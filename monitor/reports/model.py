@@ -21,6 +21,10 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def hours(value: timedelta | None) -> float | None:
+    return None if value is None else round(value.total_seconds() / 3600, 1)
+
+
 def format_time(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -79,8 +83,11 @@ class TenantScore:
     tenant_id: str
     name: str
     score: Score
-    previous: Score  # one week earlier, for the delta column
+    previous: Score  # at the end of the week before, for the delta column
     open_violations: int
+    # False when its latest check by the period end failed or it was never read: nothing about
+    # it can be verified, so "worst first" puts it on top.
+    readable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,7 @@ class TenantScore:
             **self.score.to_dict(),
             "previous_percent": self.previous.percent,
             "open_violations": self.open_violations,
+            "readable": self.readable,
         }
 
 
@@ -117,7 +125,7 @@ class Violation:
             "expected": self.expected,
             "actual": self.actual,
             "first_failed_at": iso(self.first_failed_at),
-            "age_hours": round(self.age.total_seconds() / 3600, 1),
+            "age_hours": hours(self.age),
             "command": self.command,
         }
 
@@ -152,9 +160,7 @@ class FindingEvent:
             "status": self.to_status,
             "expected": self.expected,
             "actual": self.actual,
-            "time_to_fix_hours": None
-            if self.time_to_fix is None
-            else round(self.time_to_fix.total_seconds() / 3600, 1),
+            "time_to_fix_hours": hours(self.time_to_fix),
             "last_resolved_at": iso(self.last_resolved_at),
             "command": self.command,
         }
@@ -192,33 +198,66 @@ class SettingChangeItem:
 
 @dataclass(frozen=True, slots=True)
 class UncheckedTenant:
-    """A tenant whose latest check by the period end failed (or that was never checked)."""
+    """A tenant not verified in the period: its latest check by the period end failed, it had
+    no check in the period, or it was never checked at all."""
 
     tenant_id: str
     name: str
-    since: datetime | None  # first error of the current streak; None: never checked
+    since: datetime | None  # first error of the current streak; None: not failing
     consecutive_errors: int
     error_kind: str | None
     error_message: str | None
     command: str
+    last_checked_at: datetime | None = None  # newest check (any outcome) before the period end
+    first_checked_at: datetime | None = None  # first check ever, possibly after the period
+    checked_in_period: bool = False
+
+    @property
+    def state(self) -> str:
+        """``failing`` (its checks fail), ``not_checked`` (none in the period) or ``never``."""
+        if self.consecutive_errors:
+            return "failing"
+        return "not_checked" if self.first_checked_at is not None else "never"
+
+    @property
+    def headline(self) -> str:
+        """Why the tenant is listed, in a few words (the Slack summary and the table)."""
+        if self.state == "failing":
+            headline = f"failing since {format_time(self.since)}"
+            if not self.checked_in_period:
+                headline += f"; {self._not_checked()}"
+            return headline
+        if self.state == "not_checked":
+            return self._not_checked()
+        return "never checked"
 
     @property
     def summary(self) -> str:
-        if self.since is None:
-            return "never checked"
+        if self.state != "failing":
+            return self.headline
         return (
-            f"failing since {format_time(self.since)}, {self.consecutive_errors} checks in a row: "
+            f"{self.headline}, {self.consecutive_errors} checks in a row: "
             f"{self.error_kind}: {self.error_message}"
         )
+
+    def _not_checked(self) -> str:
+        if self.last_checked_at is not None:
+            when = f"last checked {format_time(self.last_checked_at)}"
+        else:
+            when = f"first checked later, {format_time(self.first_checked_at)}"
+        return f"not checked in this period ({when})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant_id,
             "name": self.name,
+            "state": self.state,
             "since": iso(self.since),
             "consecutive_errors": self.consecutive_errors,
             "error_kind": self.error_kind,
             "error_message": self.error_message,
+            "last_checked_at": iso(self.last_checked_at),
+            "summary": self.summary,
             "command": self.command,
         }
 
@@ -293,6 +332,9 @@ class WeeklyReport:
     waivers: tuple[WaiverItem, ...]
     silences: tuple[SilenceItem, ...]
     warning_days: int = 14
+    # The median time from a failure to its fix, over the fixes in the period (an accepted
+    # deviation is not a fix); None when nothing was fixed.
+    median_time_to_fix: timedelta | None = None
 
     @property
     def title(self) -> str:
@@ -321,4 +363,5 @@ class WeeklyReport:
             "waivers": [w.to_dict() for w in self.waivers],
             "silences": [s.to_dict() for s in self.silences],
             "warning_days": self.warning_days,
+            "median_time_to_fix_hours": hours(self.median_time_to_fix),
         }

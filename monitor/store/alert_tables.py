@@ -37,11 +37,18 @@ class OutboxMessage(SQLModel, table=True):
     """One message for one channel, written in the check's transaction, sent by the dispatcher.
 
     status: "pending" -> "sending" (claimed, committed before the send) -> "sent" | "failed";
-    transient errors put it back to "pending" with a later ``next_attempt_at``.
+    transient errors put it back to "pending" with a later ``next_attempt_at``. A "failed" row
+    goes back to "pending" after the channel's next success (or ``cwdrift alerts retry``); if
+    it is refused again it becomes "rejected" (only ``alerts retry`` tries it again); a retried
+    row whose every item newer messages already covered becomes "superseded", the reason in
+    ``last_error`` (revision 0006_delivery; see :mod:`monitor.alerts.late`).
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_outbox_tenant_channel", "tenant_id", "channel", "id"),  # order, overtaking
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(sa_type=String(200))
@@ -56,6 +63,8 @@ class OutboxMessage(SQLModel, table=True):
     payload: str = Field(sa_type=Text)  # JSON, fully built: senders only transmit it
     last_error: str | None = Field(default=None, sa_type=Text)  # never contains a secret
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # last permanent failure
+    notification: str | None = Field(default=None, sa_type=Text)  # JSON group; None: a report
 
 
 class ChannelStatusRow(SQLModel, table=True):
@@ -67,7 +76,7 @@ class ChannelStatusRow(SQLModel, table=True):
     kind: str = Field(sa_type=String(16))
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_error: str | None = Field(default=None, sa_type=Text)
+    last_error: str | None = Field(default=None, sa_type=Text)  # cleared by the next success
     permanent_failure: bool = Field(default=False)  # cleared by the next success
 
 

@@ -7,6 +7,7 @@ newest good run), so they stay fast with thousands of tenants and years of runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -179,6 +180,42 @@ def snapshot_at(session: Session, tenant_id: str, at: datetime) -> Snapshot | No
         .limit(1)
     ).first()
     return None if body is None else decode_snapshot(body)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    tenant_id: str
+    observed_at: datetime  # when this configuration was first seen
+    snapshot: Snapshot
+
+
+def snapshots_in_force(
+    session: Session, tenant_ids: Sequence[str], at: datetime | None = None
+) -> Iterator[StoredSnapshot]:
+    """Each tenant's configuration in force at ``at`` (its newest one when None), by tenant.
+
+    One ranked read for any number of tenants; bodies are decoded one at a time as the caller
+    iterates (inside its session), so thousands of tenants never sit in memory at once.
+    """
+    s = SnapshotTable
+    newest_first = (
+        func.row_number()
+        .over(partition_by=col(s.tenant_id), order_by=(col(s.observed_at).desc(), col(s.id).desc()))
+        .label("newest_first")
+    )
+    query = select(s.tenant_id, s.observed_at, s.body, newest_first).where(
+        col(s.tenant_id).in_(list(tenant_ids))
+    )
+    if at is not None:
+        query = query.where(col(s.observed_at) <= ensure_utc(at))
+    ranked = query.subquery()
+    rows = session.connection().execute(
+        sa_select(ranked.c.tenant_id, ranked.c.observed_at, ranked.c.body)
+        .where(ranked.c.newest_first == 1)
+        .order_by(ranked.c.tenant_id)
+    )
+    for tenant_id, observed_at, body in rows:
+        yield StoredSnapshot(tenant_id, ensure_utc(observed_at), decode_snapshot(body))
 
 
 def findings_at(session: Session, tenant_id: str, at: datetime) -> dict[str, FindingAt]:
@@ -464,6 +501,7 @@ __all__ = [
     "FindingAt",
     "FindingStateRow",
     "Period",
+    "StoredSnapshot",
     "TenantSummary",
     "changes",
     "findings_at",
@@ -471,6 +509,7 @@ __all__ = [
     "open_findings",
     "prune_checks",
     "snapshot_at",
+    "snapshots_in_force",
     "tenant_summaries",
     "timeline",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -39,12 +39,14 @@ def read_report_inputs(
     session: Session, tenant_ids: Sequence[str], *, since: datetime, until: datetime
 ) -> ReportInputs:
     ids = list(tenant_ids)
+    last_checked, first_checked = _check_times(session, ids, until)
     return ReportInputs(
         transitions=_transitions(session, ids, until),
         finding_keys=_finding_keys(session, ids),
         changes=_changes(session, ids, since, until),
         failed_runs=_failed_runs(session, ids, until),
-        checked=_checked(session, ids, until),
+        last_checked=last_checked,
+        first_checked=first_checked,
         database_waivers=[
             WaiverInput(s.tenant_id, s.waiver, s.source, s.created_at)
             for s in database_waivers(session)
@@ -161,12 +163,25 @@ def _failed_runs(session: Session, ids: list[str], until: datetime) -> list[Fail
     ]
 
 
-def _checked(session: Session, ids: list[str], until: datetime) -> set[str]:
+def _check_times(
+    session: Session, ids: list[str], until: datetime
+) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """Per tenant, its newest run before ``until`` and its first run ever, in one grouped read."""
     run = CheckRunTable
-    return set(
-        session.exec(
-            select(run.tenant_id)
-            .where(col(run.tenant_id).in_(ids), col(run.started_at) < until)
-            .distinct()
+    before_until = case((col(run.started_at) < until, col(run.started_at)), else_=None)
+    rows = session.connection().execute(
+        sa_select(
+            col(run.tenant_id),
+            func.max(before_until).label("last"),
+            func.min(col(run.started_at)).label("first"),
         )
+        .where(col(run.tenant_id).in_(ids))
+        .group_by(col(run.tenant_id))
     )
+    last: dict[str, datetime] = {}
+    first: dict[str, datetime] = {}
+    for tenant_id, last_at, first_at in rows:
+        if last_at is not None:
+            last[tenant_id] = ensure_utc(last_at)
+        first[tenant_id] = ensure_utc(first_at)
+    return last, first

@@ -46,6 +46,7 @@ class SlackEndpoint:
     url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    retry_after: str = str(RETRY_AFTER_SECONDS)  # what a 429 says; tests set absurd values
 
     def webhook_url(self, secret: str) -> str:
         return f"{self.url}/services/T000/B000/{secret}"
@@ -62,7 +63,7 @@ class SlackEndpoint:
         secret = request.path_params["secret"]
         if secret.startswith("busy"):
             return PlainTextResponse(
-                "rate_limited", status_code=429, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+                "rate_limited", status_code=429, headers={"Retry-After": self.retry_after}
             )
         if secret.startswith("revoked"):
             return PlainTextResponse("invalid_token", status_code=403)
@@ -77,7 +78,7 @@ class SlackEndpoint:
             return JSONResponse(
                 {"ok": False, "error": "ratelimited"},
                 status_code=429,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                headers={"Retry-After": self.retry_after},
             )
         if token != GOOD_TOKEN:
             return JSONResponse({"ok": False, "error": "invalid_token"})
@@ -106,13 +107,24 @@ def slack() -> Iterator[SlackEndpoint]:
 
 
 class Inbox:
-    """An aiosmtpd handler keeping every message it accepted."""
+    """An aiosmtpd handler keeping every message it accepted.
+
+    ``refuse`` plays a relay in trouble: while set, DATA is answered with it (say a 550), for
+    every message or, with ``refuse_if``, for those whose raw bytes contain that text.
+    """
 
     def __init__(self) -> None:
         self.messages: list[bytes] = []
+        self.refused: list[bytes] = []
+        self.refuse: str | None = None
+        self.refuse_if: bytes | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
+        content: bytes = envelope.content
+        if self.refuse is not None and (self.refuse_if is None or self.refuse_if in content):
+            self.refused.append(content)
+            return self.refuse
+        self.messages.append(content)
         return "250 Message accepted for delivery"
 
 

@@ -34,6 +34,22 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "loopback http webhook": {"slack": [{"name": "ops", "webhook_url": "http://localhost:9/x"}]},
     "email with auth": {"email": [{**EMAIL, "username": "u", "password": "p"}]},
+    "email with auth over implicit TLS": {
+        "email": [
+            {**EMAIL, "port": 465, "starttls": False, "ssl": True, "username": "u", "password": "p"}
+        ]
+    },
+    "plain SMTP without auth": {"email": [{**EMAIL, "port": 25, "starttls": False}]},
+    "plain SMTP auth to a loopback relay": {
+        "email": [
+            {**EMAIL, "host": "127.0.0.1", "starttls": False, "username": "u", "password": "p"}
+        ]
+    },
+    "plain SMTP auth to localhost": {
+        "email": [
+            {**EMAIL, "host": "localhost", "starttls": False, "username": "u", "password": "p"}
+        ]
+    },
     "route with continue": {
         "email": [EMAIL],
         "routes": [{"channels": ["finance"], "continue": True, "min_severity": "high"}],
@@ -79,6 +95,24 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "ssl and starttls": ({"email": [{**EMAIL, "ssl": True}]}, "exclude each other"),
     "password without username": ({"email": [{**EMAIL, "password": "p"}]}, "go together"),
+    "SMTP auth without TLS to a remote host": (
+        {"email": [{**EMAIL, "starttls": False, "username": "u", "password": "hunter2smtp"}]},
+        "email channel 'finance': the password would go to smtp.example.com without TLS",
+    ),
+    "SMTP auth without TLS to a remote address": (
+        {
+            "email": [
+                {
+                    **EMAIL,
+                    "host": "192.0.2.7",
+                    "starttls": False,
+                    "username": "u",
+                    "password": "hunter2smtp",
+                }
+            ]
+        },
+        "set starttls: true (port 587) or ssl: true (port 465)",
+    ),
     "no recipients": ({"email": [{**EMAIL, "recipients": []}]}, "recipients"),
     "unknown key": ({"slak": []}, "Extra inputs are not permitted"),
     "silence for everything": (
@@ -122,3 +156,12 @@ def test_secrets_stay_out_of_reprs() -> None:
     )
     assert "hunter2" not in repr(config)
     assert "hunter2" not in str(config.model_dump())
+
+
+def test_smtp_auth_without_tls_is_reported_on_the_channels_password() -> None:
+    with pytest.raises(ValidationError) as caught:
+        NotifyConfig.model_validate(
+            {"email": [{**EMAIL, "starttls": False, "username": "u", "password": "hunter2smtp"}]}
+        )
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("email", 0, "password")

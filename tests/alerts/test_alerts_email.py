@@ -15,7 +15,8 @@ from alert_db import channel_row, enqueue, outbox
 from alert_servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
 from monitor.alerts.channels import build_channels
-from monitor.alerts.config import NotifyConfig
+from monitor.alerts.config import EmailChannel, NotifyConfig
+from monitor.alerts.email import EmailSender
 from monitor.core.findings import Severity, Status
 from monitor.jobs.deliver import dispatch_pending
 from monitor.store.database import Database
@@ -137,3 +138,27 @@ async def test_resolution_threads_with_the_opening(db: Database, smtp: SmtpServe
     assert closing["Subject"] == "[cwdrift] [HIGH] acme: 0 new, 1 resolved"
     assert opening["References"] == closing["References"]
     assert opening["Message-ID"] != closing["Message-ID"]
+
+
+async def test_the_sender_never_sends_a_password_without_tls_off_this_machine(
+    db: Database, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The config refuses such a channel; a channel built around the validator is refused too."""
+    caplog.set_level(logging.DEBUG)
+    smtp.start()
+    valid = email_config(smtp)
+    (channel,) = valid.email
+    remote = EmailChannel.model_construct(
+        **{**dict(channel), "host": "smtp.example.invalid"}  # no validation: as a bug would
+    )
+    enqueue(db, valid)
+
+    report = await dispatch_pending(db, {"finance": EmailSender(remote)}, T0, clock=lambda: LATER)
+
+    assert (report.sent, report.retrying, report.failed) == (0, 0, 1)
+    (row,) = outbox(db)
+    assert (row.last_error or "").startswith(
+        "email channel 'finance': refusing to send the password to smtp.example.invalid "
+        "without TLS (fix: set starttls: true"
+    )
+    assert "hunter2" not in (row.last_error or "") + caplog.text

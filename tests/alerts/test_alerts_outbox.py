@@ -284,3 +284,33 @@ async def test_postgres_concurrent_dispatchers_never_double_send(
     finally:
         for node in nodes:
             node.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_a_tenants_later_message_waits_while_another_dispatcher_sends_its_earlier(
+    pg_url: str, slack: SlackEndpoint
+) -> None:
+    first, second = Database(pg_url), Database(pg_url)
+    try:
+        first.migrate()
+        config = two_channels(slack)
+        enqueue(first, config, findings=[finding(severity=Severity.LOW)])
+        enqueue(first, config, findings=[finding(Status.PASS, severity=Severity.LOW)])
+        channels = build_channels(config)
+        with first.session() as holder:
+            earliest = holder.exec(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+            assert earliest is not None
+            holder.exec(
+                select(OutboxMessage).where(OutboxMessage.id == earliest.id).with_for_update()
+            ).one()
+            blocked = await dispatch_pending(second, channels, T0)
+            assert blocked.sent == 0  # the "resolved" does not overtake the "new" being sent
+        report = await dispatch_pending(second, channels, T0)
+        assert report.sent == 2
+        assert [body["text"].rsplit("] ", 1)[1] for body in slack.bodies()] == [
+            "1 new, 0 resolved",
+            "0 new, 1 resolved",
+        ]
+    finally:
+        first.dispose()
+        second.dispose()

@@ -11,10 +11,13 @@ import pytest
 from alert_builders import T0, policy
 from alert_db import channel_row, enqueue, outbox
 from alert_servers import BUSY_TOKEN, GOOD_TOKEN, RETRY_AFTER_SECONDS, REVOKED_TOKEN, SlackEndpoint
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.alerts.channels import build_channels
 from monitor.alerts.config import NotifyConfig
-from monitor.alerts.sender import backoff
+from monitor.alerts.sender import BACKOFF_MAX, RETRY_AFTER_CAP, backoff, retry_delay
+from monitor.alerts.slack import parse_retry_after
 from monitor.jobs.deliver import dispatch_pending
 from monitor.store.database import Database
 from monitor.store.outbox import ChannelHealth, channel_status
@@ -169,3 +172,57 @@ def frozen(at: datetime) -> Callable[[], datetime]:
 def _status(db: Database) -> list[ChannelHealth]:
     with db.session() as session:
         return channel_status(session)
+
+
+# -- Retry-After from outside: capped before it becomes a delay -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "delay"),
+    [
+        ("99999999999", RETRY_AFTER_CAP),  # three thousand years
+        ("1e400", RETRY_AFTER_CAP),  # infinity once parsed
+        ("inf", RETRY_AFTER_CAP),
+        ("nan", backoff(1)),
+        ("-5", backoff(1)),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", backoff(1)),  # an HTTP-date: not trusted
+        ("", backoff(1)),
+        ("600", timedelta(minutes=10)),
+    ],
+)
+async def test_an_absurd_retry_after_never_parks_the_channel(
+    db: Database, slack: SlackEndpoint, header: str, delay: timedelta
+) -> None:
+    slack.retry_after = header
+    config = webhook(slack, "busyhunter2")
+    enqueue(db, config)
+
+    report = await dispatch_pending(db, build_channels(config), T0, clock=lambda: LATER)
+
+    assert report.retrying == 1
+    (row,) = outbox(db)
+    assert row.next_attempt_at == LATER + delay
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    header=st.one_of(
+        st.text(max_size=40),
+        st.floats().map(repr),
+        st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    ),
+    attempts=st.integers(min_value=1, max_value=10**9),
+)
+def test_any_retry_after_header_gives_a_bounded_delay(header: str, attempts: int) -> None:
+    seconds = parse_retry_after({"Retry-After": header})
+    delay = retry_delay(attempts, seconds)
+    assert timedelta(0) <= delay <= max(RETRY_AFTER_CAP, BACKOFF_MAX)
+    assert seconds is None or 0 <= seconds <= RETRY_AFTER_CAP.total_seconds()
+    assert T0 + delay >= T0  # never overflows a datetime
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.one_of(st.none(), st.floats()))
+def test_any_channels_retry_after_gives_a_bounded_delay(seconds: float | None) -> None:
+    delay = retry_delay(3, seconds)
+    assert timedelta(0) <= delay <= RETRY_AFTER_CAP

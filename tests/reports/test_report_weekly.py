@@ -66,6 +66,7 @@ def expected_json(h: History) -> dict[str, Any]:
             **score(n - 1, n),
             "previous_percent": score(previous_passing, n)["percent"],
             "open_violations": open_,
+            "readable": True,
         }
 
     return {
@@ -76,18 +77,19 @@ def expected_json(h: History) -> dict[str, Any]:
         "generated_at": "2026-11-23T08:00:00+00:00",
         "fleet": score(a + g + i - 3, a + g + i),
         "trend": trend,
-        # worst first; ties by id; never-checked umbrella (no score) last
+        # worst first: umbrella, which cannot be read, on top; then by score, ties by id
         "tenants": [
-            tenant("acme", "Acme Corporation", a, a, 1),
-            tenant("globex", "Globex Corporation", g, g - 1, 1),
-            tenant("initech", "Initech", i, i - 1, 1),
             {
                 "tenant": "umbrella",
                 "name": "Umbrella Corporation",
                 **score(0, 0),
                 "previous_percent": None,
                 "open_violations": 0,
+                "readable": False,
             },
+            tenant("acme", "Acme Corporation", a, a, 1),
+            tenant("globex", "Globex Corporation", g, g - 1, 1),
+            tenant("initech", "Initech", i, i - 1, 1),
         ],
         # critical on top; then newest failure first. initech's fix at exactly 11-23 00:00
         # belongs to next week, so it is still open here.
@@ -223,10 +225,14 @@ def expected_json(h: History) -> dict[str, Any]:
             {
                 "tenant": "umbrella",
                 "name": "Umbrella Corporation",
+                "state": "failing",
                 "since": "2026-11-02T09:00:00+00:00",
                 "consecutive_errors": 4,  # 11-02, 11-09, 11-17, 11-19; 11-23 is next week's
                 "error_kind": "auth",
                 "error_message": umbrella_error(h),
+                "last_checked_at": "2026-11-19T12:00:00+00:00",
+                "summary": "failing since 2026-11-02 09:00 UTC, 4 checks in a row: auth: "
+                + umbrella_error(h),
                 "command": "cwdrift check --tenant umbrella",
             }
         ],
@@ -275,6 +281,7 @@ def expected_json(h: History) -> dict[str, Any]:
             },
         ],
         "warning_days": 14,
+        "median_time_to_fix_hours": 361.0,  # the one fix: globex, 15 days 1 hour
     }
 
 
@@ -300,7 +307,8 @@ def test_text_has_the_exact_lines(sqlite_history: History) -> None:
         " | not checked 1",
         f"  acme (Acme Corporation): {score(a - 1, a)['percent']:.1f}% ({a - 1}/{a}), "
         "last week 100.0%, 1 open",
-        "  umbrella (Umbrella Corporation): n/a (0/0), last week n/a, 0 open",
+        "  umbrella (Umbrella Corporation): n/a (0/0), last week n/a, 0 open, cannot be read",
+        "Median time to fix: 15d 1h",
         f"  [critical] globex: {EXPENSES_LABEL}: expected off, actual on; failing since "
         "2026-11-19 12:00 UTC (3d 12h)",
         f"    -> {history_cmd('globex', GLOBEX_FLAG)}",
@@ -322,7 +330,7 @@ def test_text_has_the_exact_lines(sqlite_history: History) -> None:
     missing = [line for line in expected if line not in lines]
     assert missing == []
     # the critical violation is listed before the high ones
-    assert lines.index(expected[6]) < lines.index(expected[8])
+    assert lines.index(expected[7]) < lines.index(expected[9])
 
 
 def test_csv_has_the_exact_rows(sqlite_history: History) -> None:
@@ -399,7 +407,8 @@ def test_html_tables_carry_the_same_items_and_no_script(sqlite_history: History)
     ]
     assert [row[0] for row in tables["trend"]] == [f"2026-W{n}" for n in range(40, 48)]
     a = h.applicable["acme"]
-    assert tables["tenants"][1] == [
+    assert tables["tenants"][1][0] == "Umbrella Corporation (umbrella) | cannot be read"
+    assert tables["tenants"][2] == [
         "Acme Corporation (acme)",
         f"{score(a - 1, a)['percent']:.1f}%",
         f"{a - 1}/{a}",
@@ -433,7 +442,7 @@ def test_html_tables_carry_the_same_items_and_no_script(sqlite_history: History)
     ]
     assert tables["unchecked"][1][:3] == [
         "Umbrella Corporation (umbrella) | cwdrift check --tenant umbrella",
-        "2026-11-02 09:00 UTC",
+        "failing since 2026-11-02 09:00 UTC",
         "4",
     ]
     assert [row[1] for row in tables["waivers"][1:]] == [
@@ -460,7 +469,7 @@ def test_slack_summary_lists_the_worst_items(sqlite_history: History) -> None:
         "… and 1 more in the email report",
     ]
     assert blocks[3]["text"]["text"].splitlines() == [
-        "*Could not be checked*",
+        "*Not verified in this period*",
         "• Umbrella Corporation: failing since 2026-11-02 09:00 UTC",
     ]
     assert payload["text"].startswith("cwdrift weekly report 2026-W47: fleet compliance ")

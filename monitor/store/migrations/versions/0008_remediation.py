@@ -1,7 +1,7 @@
 """Fixing drift: every fix plan and every write cwdrift sent, with its verification.
 
 Revision ID: 0008_remediation
-Revises: 0005_cluster
+Revises: 0006_delivery
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_remediation"
-down_revision: str | None = "0005_cluster"
+down_revision: str | None = "0006_delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
