@@ -242,6 +242,7 @@ def _resume(
             f"{tenant.id}: automatic fixes of {plan.rule_id} resume at the next check "
             f"(plan {plan.id}).",
             markup=False,
+            soft_wrap=True,
         )
 
 
