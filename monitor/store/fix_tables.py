@@ -39,10 +39,6 @@ class PlanStatus(StrEnum):
     OBSOLETE = "obsolete"  # not applied: the rule passes (or is waived) now
     CLEARED = "cleared"  # a held plan a person resumed, or whose rule passes again
 
-    @property
-    def is_open(self) -> bool:
-        return self in (PlanStatus.PENDING, PlanStatus.APPLYING, PlanStatus.HELD)
-
 
 class Verification(StrEnum):
     FIXED = "fixed"  # the re-read shows the rule passing

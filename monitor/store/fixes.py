@@ -229,17 +229,6 @@ def set_status(
     session.flush()
 
 
-def has_open_plans(session: Session, tenant_id: str) -> bool:
-    """Whether the tenant has a pending, applying or held plan (most tenants have none)."""
-    open_statuses = [s.value for s in PlanStatus if s.is_open]
-    found = session.exec(
-        select(FixPlanRow.id)
-        .where(FixPlanRow.tenant_id == tenant_id, col(FixPlanRow.status).in_(open_statuses))
-        .limit(1)
-    ).first()
-    return found is not None
-
-
 def held_rules(session: Session, tenant_id: str) -> set[str]:
     """Rules whose automatic fixes are stopped until a person resumes them (or they pass)."""
     return set(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fix_env import ACCOUNTING_PATCH, EXPENSES, PACKAGE, ROLE, SEGMENTS, FixEnv
 
 from monitor.core.baseline import load_baseline
 from monitor.core.remedy import ui_steps
 from monitor.core.rules import KINDS
+from monitor.errors import AuthenticationFailed
 
 WRITABLE_KINDS = {kind for kind, cls in KINDS.items() if cls.writable}
 
@@ -181,3 +183,11 @@ def test_unknown_rules_and_conflicting_options_are_errors(env: FixEnv) -> None:
     code, _, err = env.run("fix")
     assert code == 2 and "--tenant is required" in err
     assert env.writes() == 0
+
+
+def test_a_tenant_that_cannot_be_read_gets_no_plan_and_no_write(env: FixEnv) -> None:
+    env.tenant("globex", private_key="revoked-globex-key")
+    with pytest.raises(AuthenticationFailed):  # the CLI prints it and exits 2
+        env.run("fix", "--tenant", "globex", "--apply", "--yes")
+    assert env.writes() == 0
+    assert env.stored() == ([], [])
