@@ -76,13 +76,31 @@ def summary(group: NotificationGroup) -> str:
     return ", ".join(parts)
 
 
+def closes_only(group: NotificationGroup) -> bool:
+    """Every item is good news (resolved, readable again): nothing in it is at any severity."""
+    return all(not event.kind.opens for event in group.events)
+
+
+def tag(group: NotificationGroup) -> str:
+    """``critical`` (the worst item's severity), or ``resolved`` for good news only."""
+    return "resolved" if closes_only(group) else group.severity.value
+
+
 def subject_line(group: NotificationGroup) -> str:
     """``[cwdrift] [CRITICAL] acme: 1 new, 0 resolved``: sorts by tool, severity, tenant id.
 
-    A late message (see :mod:`monitor.alerts.late`) says so right after the tool's tag.
+    A message that only resolves reads ``[RESOLVED]``: a ``[CRITICAL]`` on good news would
+    page someone for nothing. A late message (see :mod:`monitor.alerts.late`) says so right
+    after the tool's tag.
     """
     late = "[late] " if group.late is not None else ""
-    return f"[cwdrift] {late}[{group.severity.value.upper()}] {group.tenant.id}: {summary(group)}"
+    return f"[cwdrift] {late}[{tag(group).upper()}] {group.tenant.id}: {summary(group)}"
+
+
+def last_editor(event: AlertEvent) -> str:
+    """ConnectWise records who last saved the *record* (``_info.updatedBy``), not who changed
+    this one field: say so, rather than name someone as the author of a change."""
+    return f"{event.changed_by or 'unknown'} at {event.changed_at or '?'}"
 
 
 def late_notice(late: LateNote) -> str:
@@ -104,9 +122,14 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
     """Block Kit blocks plus the ``text`` fallback shown in notifications and old clients."""
     tenant = group.tenant
     name = escape_mrkdwn(tenant.name)
-    text = f"cwdrift: {name} ({tenant.id}) [{group.severity.value}] {summary(group)}"
+    text = f"cwdrift: {name} ({tenant.id}) [{tag(group)}] {summary(group)}"
     if group.late is not None:
         text = f"[late] {text}"
+    worst = (
+        f"all resolved (worst was *{group.severity.value}*)"
+        if closes_only(group)
+        else f"worst severity *{group.severity.value}*"
+    )
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -120,7 +143,7 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"Tenant `{tenant.id}` · worst severity *{group.severity.value}* · "
+                    "text": f"Tenant `{tenant.id}` · {worst} · "
                     f"checked {format_time(group.checked_at)}",
                 }
             ],
@@ -171,9 +194,7 @@ def _slack_event(event: AlertEvent) -> str:
     if event.last_resolved_at is not None:
         seen.append(f"last resolved {format_time(event.last_resolved_at)}")
     if event.changed_by or event.changed_at:
-        seen.append(
-            f"changed by {e(event.changed_by or 'unknown')} at {e(event.changed_at or '?')}"
-        )
+        seen.append(f"record last edited in ConnectWise by {e(last_editor(event))}")
     if seen:
         lines.append(" · ".join(seen))
     if event.remediation and event.kind.opens:
@@ -208,6 +229,7 @@ def build_email(group: NotificationGroup, *, channel: str, domain: str) -> dict[
     context = {
         "tenant": group.tenant,
         "severity": group.severity.value,
+        "resolved_only": closes_only(group),
         "summary": summary(group),
         "checked_at": format_time(group.checked_at),
         "events": [_email_event(e) for e in group.events],
@@ -240,6 +262,7 @@ def _email_event(event: AlertEvent) -> dict[str, Any]:
         "last_resolved_at": format_time(event.last_resolved_at),
         "changed_by": event.changed_by,
         "changed_at": event.changed_at,
+        "last_editor": last_editor(event),
         "remediation": event.remediation if event.kind.opens else "",
         "note": event.note,
         "silenced_until": format_time(event.silenced_until),

@@ -4,6 +4,7 @@ preview`` and ``diff`` live in ``baseline_commands``)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -52,13 +53,16 @@ def check(
     tenants = select_tenants(loaded, tenant)
     runtime = Runtime.open(loaded)
 
-    async def cycle() -> list[TenantResult]:
+    async def cycle(advance: render.Advance) -> list[TenantResult]:
         async with runtime:
-            results = await check_many(runtime, tenants, check=check_and_fix)
+            results = await check_many(
+                runtime, tenants, check=check_and_fix, on_done=lambda _: advance(1)
+            )
         await dispatch(runtime)
         return results
 
-    results = asyncio.run(cycle())
+    with render.progress("checking tenants", len(tenants), enabled=not as_json) as advance:
+        results = asyncio.run(cycle(advance))
     if as_json:
         render.print_json(
             {"checked_at": utcnow().isoformat(), "tenants": [r.to_dict() for r in results]}
@@ -90,9 +94,7 @@ def tenants(as_json: JsonOpt = False) -> None:
                 "tenant": tenant.id,
                 "name": tenant.name,
                 "site": tenant.site,
-                "last_check": summary.last_started_at.isoformat()
-                if summary and summary.last_started_at
-                else None,
+                "last_check": _iso(summary.last_started_at if summary else None),
                 "outcome": summary.outcome if summary else None,
                 "open_drift": summary.open_drift if summary else 0,
             }
@@ -100,23 +102,27 @@ def tenants(as_json: JsonOpt = False) -> None:
     if as_json:
         render.print_json({"tenants": rows})
         return
-    table = render.Table(title="tenants", title_justify="left")
-    for column in ("tenant", "name", "site", "last check", "outcome", "open drift"):
-        table.add_column(column)
+    table = render.table(
+        "tenants", ("tenant", "name", "site", "last check", "outcome", "open drift")
+    )
     for row in rows:
         table.add_row(
-            str(row["tenant"]),
-            str(row["name"]),
-            str(row["site"]),
-            str(row["last_check"] or "never"),
+            render.cell(row["tenant"]),
+            render.cell(row["name"]),
+            render.cell(row["site"]),
+            render.when_text(str(row["last_check"])) if row["last_check"] else "never",
             render.styled(str(row["outcome"] or "—")),
             str(row["open_drift"]),
         )
     render.out.print(table)
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 @config_app.command("validate")
-def config_validate() -> None:
+def config_validate(as_json: JsonOpt = False) -> None:
     """Check the config file (and the baseline it names) without contacting ConnectWise.
 
     Example: cwdrift --config cwdrift.yaml config validate
@@ -124,10 +130,21 @@ def config_validate() -> None:
     loaded = load()
     baseline = load_baseline(loaded.baseline_path)
     loaded.check_against(baseline)
+    if as_json:
+        render.print_json(
+            {
+                "config": str(loaded.path),
+                "ok": True,
+                "tenants": [t.id for t in loaded.config.tenants],
+                "baseline": str(baseline.source),
+                "rules": len(baseline.rules),
+                "warnings": list(loaded.warnings),
+            }
+        )
+        return
     render.out.print(
         f"{loaded.path}: OK ({len(loaded.config.tenants)} tenants, "
         f"baseline {baseline.source} with {len(baseline.rules)} rules)",
-        markup=False,
         soft_wrap=True,
     )
 
@@ -137,12 +154,24 @@ def baseline_validate(
     file: Annotated[
         Path | None, typer.Argument(help="Baseline YAML; the bundled one when omitted.")
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Check a baseline file's shape and meaning without running it.
+    """Check a baseline file's shape and meaning without running it, and list its rules.
 
     Example: cwdrift baseline validate config/baseline.yaml
     """
     baseline = load_baseline(file)
-    render.out.print(
-        f"{baseline.source}: OK ({len(baseline.rules)} rules)", markup=False, soft_wrap=True
-    )
+    rules = [
+        {"id": r.id, "kind": r.kind, "severity": r.severity.value, "label": r.label}
+        for r in baseline.rules
+    ]
+    if as_json:
+        render.print_json(
+            {"baseline": str(baseline.source), "version": baseline.version, "rules": rules}
+        )
+        return
+    render.out.print(f"{baseline.source}: OK ({len(rules)} rules)", soft_wrap=True)
+    table = render.table("rules", ("rule id", "severity", "kind"))
+    for rule in rules:
+        table.add_row(render.cell(rule["id"]), rule["severity"], rule["kind"])
+    render.out.print(table)

@@ -15,6 +15,7 @@ import typer
 from monitor.cli import render
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
+from monitor.printable import printable
 from monitor.settings import LoadedConfig, config_path, load_config
 from monitor.store.database import Database
 
@@ -65,13 +66,20 @@ def parse_when(value: str | None, option: str) -> datetime | None:
 
 
 def expiry(value: str, now: datetime, option: str = "--expires") -> datetime:
-    """An ISO date/time, or a duration from now such as 2d, 30d or 12w."""
+    """A duration from now such as 2d, 30d or 12w, or an ISO date/time."""
     relative = parse_duration(value)
     if isinstance(relative, timedelta):
         return now + relative
-    parsed = parse_when(value, option)
-    assert parsed is not None  # value is not None
-    return parsed
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"cannot read {value!r} as a duration or a date",
+            location=option,
+            fix=f"give a duration from now such as {option} 2d (s, m, h, d, w), or a date "
+            f"such as {option} {(now + timedelta(days=30)).date().isoformat()}",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -103,5 +111,8 @@ def write_output(data: str | bytes, out: Path | None) -> None:
     elif isinstance(data, bytes):
         refuse_binary_on_terminal(out)
         sys.stdout.buffer.write(data)
+    elif sys.stdout.isatty():
+        # A report or CSV shown on a terminal: ConnectWise text must not drive the terminal.
+        sys.stdout.write(printable(data, keep_lines=True))
     else:
         sys.stdout.write(data)

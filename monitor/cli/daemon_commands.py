@@ -10,15 +10,17 @@ import typer
 
 from monitor.cli import render
 from monitor.cli.common import JsonOpt, expiry, load, open_database, state
-from monitor.clock import utcnow
+from monitor.clock import ensure_utc, utcnow
+from monitor.core.baseline import load_baseline
 from monitor.daemon.cluster.scheduler import ClusterTuning
 from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.daemon.mode import resolve_mode
 from monitor.daemon.node import serve
+from monitor.errors import ConfigError
 from monitor.observability import configure_logging
+from monitor.printable import printable
 from monitor.settings import config_path
 from monitor.store.daemon_tables import daemon_status
-from monitor.store.database import Database
 from monitor.store.history import open_findings, tenant_summaries
 from monitor.store.outbox import channel_status
 from monitor.store.silences import add_silence, expire_silence, list_silences
@@ -89,17 +91,7 @@ def status(as_json: JsonOpt = False) -> None:
             if resolve_mode(loaded.config) == "cluster"
             else None
         )
-        silence_rows = [
-            {
-                "id": s.id,
-                "tenant": s.tenant,
-                "rule": s.rule,
-                "reason": s.reason,
-                "author": s.author,
-                "expires": s.expires.isoformat(),
-            }
-            for s in silences
-        ]
+        silence_rows = [_silence_dict(s) for s in silences]
     open_by_tenant: dict[str, list[dict[str, Any]]] = {}
     for finding in findings:
         open_by_tenant.setdefault(finding.tenant_id, []).append(
@@ -184,49 +176,53 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _short(iso: str | None) -> str | None:
-    return render.when(datetime.fromisoformat(iso)) if iso else None
-
-
 def _print_status(data: dict[str, Any]) -> None:
     daemon = data["daemon"]
-    alive = "[green]running[/]" if daemon["alive"] else "[yellow]not running[/]"
-    render.out.print(f"daemon: {alive} ({len(daemon['nodes'])} node(s) known)")
+    state_word = ("running", "green") if daemon["alive"] else ("not running", "yellow")
+    render.out.print(
+        render.line("daemon: ", state_word, f" ({_live_count(daemon['nodes'], 'node')})")
+    )
     cluster = data["cluster"]
     if cluster is not None:
         render.out.print(
             f"cluster: leader {cluster['leader'] or 'none'}, {cluster['queued']} queued, "
-            f"{cluster['running']} running"
+            f"{cluster['running']} running, {_live_count(cluster['nodes'], 'worker node')}",
+            soft_wrap=True,
         )
         for node in cluster["nodes"]:
-            state = "alive" if node["alive"] else "dead"
+            if not node["alive"]:
+                continue  # a stopped node (or one copied by `db migrate-to`) is history
             holds = ", ".join(node["running"]) or "nothing"
             role = " (leader)" if node["leader"] else ""
-            render.out.print(f"  node {node['node']}{role}: {state}, running {holds}")
-    table = render.Table(title="tenants", title_justify="left")
-    for column in ("tenant", "last check", "outcome", "next run", "open findings"):
-        table.add_column(column, overflow="fold")
+            render.out.print(f"  node {node['node']}{role}: running {holds}", soft_wrap=True)
+    table = render.table(
+        "tenants", ("tenant", "last check", "outcome", "next run", "open findings")
+    )
     for row in data["tenants"]:
         findings = ", ".join(f"{f['rule']} ({f['severity']})" for f in row["open_findings"])
         outcome = render.styled(str(row["outcome"] or "—"))
         if row["consecutive_errors"]:
-            outcome += f" ×{row['consecutive_errors']}"
+            outcome.append(f" ×{row['consecutive_errors']}")
         table.add_row(
-            row["tenant"],
-            _short(row["last_check"]) or "never",
+            render.cell(row["tenant"]),
+            render.when_text(row["last_check"]) if row["last_check"] else "never",
             outcome,
-            _short(row["next_run"]) or "—",
-            findings or "—",
+            render.when_text(row["next_run"]),
+            render.cell(findings or "—"),
         )
     render.out.print(table)
     for channel in data["channels"]:
-        state = "[red]FAILED (permanent)[/]" if channel["permanent_failure"] else "ok"
+        state = ("FAILED (permanent)", "red") if channel["permanent_failure"] else "ok"
         detail = f": {channel['last_error']}" if channel["last_error"] else ""
         counts = [f"{channel['pending']} pending"]
         counts += [f"{channel[key]} {key}" for key in ("failed", "rejected") if channel[key]]
         render.out.print(
-            f"channel {channel['channel']} ({channel['kind']}): {state}, "
-            f"{', '.join(counts)}{render.escape(detail)}"
+            render.line(
+                f"channel {channel['channel']} ({channel['kind']}): ",
+                state,
+                f", {', '.join(counts)}{detail}",
+            ),
+            soft_wrap=True,
         )
         if channel["failed"]:
             render.out.print(
@@ -241,20 +237,45 @@ def _print_status(data: dict[str, Any]) -> None:
                 markup=False,
             )
     for silence in data["silences"]:
-        render.out.print(
-            f"silence #{silence['id']}: tenant={silence['tenant'] or '*'} "
-            f"rule={silence['rule'] or '*'} until {silence['expires']} by {silence['author']}: "
-            f"{render.escape(silence['reason'])}"
-        )
+        render.out.print(f"silence {_silence_line(silence)}", soft_wrap=True)
+
+
+def _live_count(nodes: list[dict[str, Any]], noun: str) -> str:
+    """``2 live nodes`` and how many others are on record (stopped, silent, or copied)."""
+    live = sum(1 for n in nodes if n["alive"])
+    text = f"{live} live {noun}{'' if live == 1 else 's'}"
+    gone = len(nodes) - live
+    return text + (f"; {gone} stopped or silent, not counted" if gone else "")
+
+
+def _silence_line(silence: dict[str, Any]) -> str:
+    return (
+        f"#{silence['id']}: tenant={silence['tenant'] or '*'} rule={silence['rule'] or '*'} "
+        f"until {render.when_text(silence['expires'])} by {printable(silence['author'])}: "
+        f"{printable(silence['reason'])}"
+    )
+
+
+def _silence_dict(row: Any) -> dict[str, Any]:
+    """The shape of a silence in ``status --json``, ``silence list --json`` and ``add --json``."""
+    return {
+        "id": row.id,
+        "tenant": row.tenant,
+        "rule": row.rule,
+        "reason": row.reason,
+        "author": row.author,
+        "expires": _iso(ensure_utc(row.expires)),
+    }
 
 
 @silence_app.command("add")
 def silence_add(
     reason: Annotated[str, typer.Option(help="Why (shown in status and reports).")],
     author: Annotated[str, typer.Option(help="Who silences it.")],
-    expires: Annotated[str, typer.Option(help="A duration like 2d, or an ISO time.")],
+    expires: Annotated[str, typer.Option(help="A duration such as 2d, or an ISO date/time.")],
     tenant: Annotated[str | None, typer.Option(help="Tenant id (omit for all).")] = None,
     rule: Annotated[str | None, typer.Option(help="Rule id (omit for all rules).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Hold back notifications for a tenant and/or rule until it expires.
 
@@ -263,6 +284,12 @@ def silence_add(
     loaded = load()
     if tenant is not None:
         loaded.config.tenant(tenant)
+    if rule is not None and rule not in load_baseline(loaded.baseline_path):
+        raise ConfigError(
+            f"no rule {rule!r} in the baseline, so the silence would hold back nothing",
+            location="--rule",
+            fix="`cwdrift baseline validate` lists the rule ids",
+        )
     now = utcnow()
     db = open_database(loaded)
     with db.session() as session:
@@ -275,7 +302,11 @@ def silence_add(
             expires=expiry(expires, now),
             now=now,
         )
-        render.out.print(f"silence #{row.id} until {row.expires.isoformat()}")
+        data = _silence_dict(row)
+    if as_json:
+        render.print_json({"silence": data})
+    else:
+        render.out.print(f"added silence {_silence_line(data)}")
 
 
 @silence_app.command("list")
@@ -291,14 +322,7 @@ def silence_list(
     db = open_database(loaded)
     with db.session() as session:
         rows = [
-            {
-                "id": r.id,
-                "tenant": r.tenant,
-                "rule": r.rule,
-                "reason": r.reason,
-                "author": r.author,
-                "expires": r.expires.isoformat(),
-            }
+            _silence_dict(r)
             for r in list_silences(session, now=utcnow(), include_expired=include_expired)
         ]
     if as_json:
@@ -307,20 +331,23 @@ def silence_list(
     if not rows:
         render.out.print("No active silences.")
     for row in rows:
-        render.out.print(
-            f"#{row['id']} tenant={row['tenant'] or '*'} rule={row['rule'] or '*'} "
-            f"until {row['expires']} by {row['author']}: {render.escape(str(row['reason']))}"
-        )
+        render.out.print(_silence_line(row), soft_wrap=True)
 
 
 @silence_app.command("expire")
-def silence_expire(silence_id: Annotated[int, typer.Argument(help="The silence's id.")]) -> None:
+def silence_expire(
+    silence_id: Annotated[int, typer.Argument(help="The silence's id.")],
+    as_json: JsonOpt = False,
+) -> None:
     """End a silence now; the next check delivers what it held back.
 
     Example: cwdrift silence expire 3
     """
     loaded = load()
-    db = Database(loaded.config.database)
+    db = open_database(loaded)
     with db.session() as session:
-        expire_silence(session, silence_id, now=utcnow())
-    render.out.print(f"silence #{silence_id} expired")
+        data = _silence_dict(expire_silence(session, silence_id, now=utcnow()))
+    if as_json:
+        render.print_json({"silence": data})
+    else:
+        render.out.print(f"expired silence {_silence_line(data)}")

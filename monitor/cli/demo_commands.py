@@ -2,25 +2,28 @@
 
 The demo starts the ConnectWise simulator (``config/scenarios/demo.yaml``) and a local
 Slack-compatible sink on free loopback ports, writes a config from ``config/demo.yaml`` into
-``workdir``, and then drives the real command line: check, a person changes settings in "the
-ConnectWise UI", check again, history. Nothing is faked beyond the simulator and the Slack sink.
+``workdir`` (with their URLs written in, so the copy needs no environment variable), and then
+drives the real command line: check, a person changes settings in "the ConnectWise UI", check
+again, history. Nothing is faked beyond the simulator and the Slack sink. Every command it
+prints is a shell line that works as pasted; the ones it suggests at the end read only the
+database, so they work after the demo (and its simulator) has ended.
 The commands run through the root command the demo itself was invoked from, so this module does
 not import the app that composes it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import shlex
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.rule import Rule
 
 from monitor.cli import render
+from monitor.clock import utcnow
 from monitor.data import bundled_file
 from monitor.errors import CwdriftError
 from monitor.simulator.scenario import load_scenario
@@ -29,7 +32,6 @@ from monitor.simulator.slack import SlackSink, create_slack_app
 from monitor.simulator.state import SimulatorState
 
 commands = typer.Typer()
-console = Console(highlight=False)
 RunCommand = Callable[[Sequence[str]], int]
 
 
@@ -73,19 +75,23 @@ def demo(
     run_demo(workdir, run)
 
 
+# The demo config's placeholders for the endpoints the demo starts (config/demo.yaml).
+SIM_URL_VAR, SLACK_URL_VAR = "${CWDRIFT_SIM_URL}", "${CWDRIFT_DEMO_SLACK_URL}"
+
+
 def run_demo(workdir: Path, run: RunCommand) -> None:
     scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob("cwdrift.db*"):
         stale.unlink()  # every demo starts from an empty history
     config_file = workdir / "cwdrift.yaml"
-    shutil.copyfile(bundled_file("demo.yaml"), config_file)
     sink = SlackSink()
 
     with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack_url:
-        os.environ["CWDRIFT_SIM_URL"] = sim.url
-        os.environ["CWDRIFT_DEMO_SLACK_URL"] = f"{slack_url}/services/T000/B000/demo"
-        step(f"ConnectWise simulator at {sim.url}; Slack sink at {slack_url}")
+        webhook = f"{slack_url}/services/T000/B000/demo"
+        write_demo_config(config_file, sim_url=sim.url, slack_url=webhook)
+        step("0. The simulated ConnectWise and a local Slack sink")
+        detail(f"ConnectWise simulator at {sim.url}, Slack sink at {slack_url}")
         cli(run, config_file, ["tenants"])
 
         step("1. First check of every tenant")
@@ -93,9 +99,10 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         slack_report(sink, 0)
 
         delivered = len(sink.messages)
-        step(
-            "2. In the ConnectWise UI, jsmith turns 'Include Sales Tax' off for acme, "
-            "and mwilson turns 'Transfer Expenses as a Bill' off for globex (the fix)"
+        step("2. Two people change settings in the ConnectWise UI")
+        detail(
+            "jsmith turns 'Include Sales Tax' off for acme; mwilson turns 'Transfer Expenses "
+            "as a Bill' off for globex (the fix)"
         )
         sim.state.set_accounting("acme", "includeSalesTaxFlag", False, by="jsmith")
         sim.state.set_accounting("globex", "transferExpensesAsBillFlag", False, by="mwilson")
@@ -104,9 +111,10 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         cli(run, config_file, ["check"])
         slack_report(sink, delivered)
 
-        step(
-            "4. Third check: no repeat for acme or initech; umbrella has now failed three "
-            "times in a row, so one 'cannot verify' alert (a failed read is never drift)"
+        step("4. Third check: nothing repeats; umbrella cannot be verified")
+        detail(
+            "no repeat for acme or initech; umbrella has now failed three times in a row, so "
+            "one 'cannot verify' alert (a failed read is never drift)"
         )
         delivered = len(sink.messages)
         cli(run, config_file, ["check"])
@@ -115,23 +123,82 @@ def run_demo(workdir: Path, run: RunCommand) -> None:
         step("5. History: when did it change, and who changed it?")
         cli(run, config_file, ["history", "--tenant", "acme"])
         cli(run, config_file, ["history", "--tenant", "globex", "--setting", "transfer expenses"])
-    console.print(
-        f"\nThe demo's config and database are in {workdir}/. Try for example:\n"
-        f"  .venv/bin/cwdrift --config {config_file} show --tenant initech\n"
-        f"  .venv/bin/cwdrift --config {config_file} history --tenant acme --json"
+    step("Next: try these (they read only the demo's database)")
+    for args in follow_ups():
+        render.out.print(f"  {typed(config_file, args)}", soft_wrap=True)
+    port = sim.url.rsplit(":", 1)[1]
+    detail(
+        f"The demo's config and database are in {shell_path(workdir)}/. The check commands "
+        "above need the simulator: start it again in another shell with "
+        f"{cwdrift_executable()} simulate --scenario demo --port {port}"
     )
 
 
+def follow_ups() -> list[list[str]]:
+    """Read-only commands worth trying after the demo; they need no running simulator."""
+    week = utcnow().strftime("%G-W%V")
+    return [
+        ["show", "--tenant", "initech", "--failing"],
+        ["timeline", "--tenant", "globex", "--setting", "transfer expenses"],
+        ["history", "--tenant", "acme", "--json"],
+        ["report", "--week", week],
+        ["status"],
+    ]
+
+
+def write_demo_config(config_file: Path, *, sim_url: str, slack_url: str) -> None:
+    """config/demo.yaml with the simulator's and the sink's URLs written in as the variables'
+    defaults, so the copy loads in any shell, with no environment variable, after the demo has
+    ended (a default, not a literal: the webhook URL is a secret, and literals get a warning)."""
+    text = bundled_file("demo.yaml").read_text(encoding="utf-8")
+    for placeholder, url in ((SIM_URL_VAR, sim_url), (SLACK_URL_VAR, slack_url)):
+        text = text.replace(placeholder, f"{placeholder[:-1]}:-{url}}}")
+    config_file.write_text(text, encoding="utf-8")
+
+
+def cwdrift_executable() -> str:
+    """How to run this cwdrift from here: the script next to this Python (``.venv/bin/cwdrift``
+    after ``make demo``), relative when it is under the current directory."""
+    script = Path(sys.executable).parent / "cwdrift"
+    if not script.exists():
+        return "cwdrift"
+    return shell_path(script, executable=True)
+
+
+def shell_path(path: Path, *, executable: bool = False) -> str:
+    """``path`` as a shell word: relative to the current directory when under it, quoted."""
+    absolute = path.absolute()
+    try:
+        text = str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        text = str(absolute)
+    if executable and "/" not in text:
+        text = f"./{text}"  # a bare name would be looked up on PATH
+    return shlex.quote(text)
+
+
+def typed(config_file: Path, args: Sequence[str]) -> str:
+    """The shell line that runs ``cwdrift --config config_file args`` from here, quoted."""
+    words = [shlex.quote(a) for a in ("--config", str(config_file), *args)]
+    words[1] = shell_path(config_file)
+    return " ".join([cwdrift_executable(), *words])
+
+
 def step(title: str) -> None:
-    console.print()
-    console.print(Rule(title, align="left"))
+    """A heading that fits an 80-column terminal (details go on the next line)."""
+    render.out.print()
+    render.out.print(Rule(title, align="left"))
+
+
+def detail(text: str) -> None:
+    render.out.print(text, style="dim", soft_wrap=True)
 
 
 def cli(run: RunCommand, config_file: Path, args: Sequence[str]) -> None:
-    """Run a real ``cwdrift`` command in-process and show its exit status."""
-    argv = ["--config", str(config_file), *args]
-    console.print(f"[dim]$ cwdrift {' '.join(argv)}[/]")
-    console.print(f"[dim](exit status {run(argv)})[/]")
+    """Run a real ``cwdrift`` command in-process; show it as it would be typed, and its status."""
+    render.out.print(f"$ {typed(config_file, args)}", style="dim", soft_wrap=True)
+    status = run(["--config", str(config_file), *args])
+    render.out.print(f"(exit status {status})", style="dim")
 
 
 def _run_command(root: Any, argv: Sequence[str]) -> int:
@@ -141,7 +208,7 @@ def _run_command(root: Any, argv: Sequence[str]) -> int:
     except SystemExit as exc:
         code = exc.code
     except CwdriftError as exc:
-        console.print(f"error: {exc}", markup=False, style="red")
+        render.out.print(f"error: {exc}", style="red")
         code = 2
     return int(code or 0)
 
@@ -149,8 +216,8 @@ def _run_command(root: Any, argv: Sequence[str]) -> int:
 def slack_report(sink: SlackSink, since: int) -> None:
     new = sink.messages[since:]
     if not new:
-        console.print("[dim]Slack sink: no new messages[/]")
+        render.out.print("Slack sink: no new messages", style="dim")
         return
-    console.print(f"Slack sink received {len(new)} message(s):")
+    render.out.print(f"Slack sink received {len(new)} message(s):")
     for message in new:
-        console.print(f"  • {message.get('text', '')}", markup=False)
+        render.out.print(f"  • {message.get('text', '')}")

@@ -377,17 +377,15 @@ def _shown(value: object) -> str:
 
 
 def _plans_table(title: str, rows: Sequence[StoredPlan]) -> None:
-    table = render.Table(title=title, title_justify="left")
-    for column in ("plan", "tenant", "rule", "since", "PATCH", "from -> to", "note"):
-        table.add_column(column, overflow="fold")
+    result = render.table(title, ("plan", "tenant", "rule", "since", "PATCH", "from -> to", "note"))
     for plan in rows:
-        table.add_row(
-            str(plan.id),
-            render.escape(plan.tenant_id),
-            render.escape(plan.rule_id),
-            render.when(plan.updated_at),
-            render.escape(plan.write.path),
-            render.escape("; ".join(_from_to(c) for c in plan.write.changes)),
-            render.escape(plan.note or ""),
+        result.add_row(
+            render.cell(plan.id),
+            render.cell(plan.tenant_id),
+            render.cell(plan.rule_id),
+            render.cell(render.when(plan.updated_at)),
+            render.cell(plan.write.path),
+            render.cell("; ".join(_from_to(c) for c in plan.write.changes)),
+            render.cell(plan.note or ""),
         )
-    render.out.print(table)
+    render.out.print(result)

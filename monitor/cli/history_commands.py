@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Collection
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from monitor.cli import render
 from monitor.cli.common import (
@@ -22,32 +24,49 @@ from monitor.cli.common import (
     write_output,
 )
 from monitor.clock import utcnow
+from monitor.core.findings import Status
+from monitor.core.snapshot import Snapshot, section_of
 from monitor.errors import ConfigError
+from monitor.printable import printable
 from monitor.reports.render import csv_cell
 from monitor.store.database import Database
-from monitor.store.history import changes, findings_at, rule_keys, snapshot_at
+from monitor.store.history import (
+    FindingAt,
+    change_batches,
+    changes,
+    count_changes,
+    findings_at,
+    keys_by_rule,
+    matching_settings,
+    rule_keys,
+    snapshot_at,
+)
 from monitor.store.history import timeline as setting_timeline
 
 commands = typer.Typer()
+
+SettingMatch = Annotated[
+    str | None,
+    typer.Option(help="A setting key, or part of its key or name (case-insensitive)."),
+]
 
 
 @commands.command()
 def history(
     tenant: TenantOpt,
-    setting: Annotated[
-        str | None, typer.Option(help="Key or label, case-insensitive substring.")
-    ] = None,
+    setting: SettingMatch = None,
     since: Annotated[str | None, typer.Option(help="From this date/time (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Up to this date/time (UTC).")] = None,
     who: Annotated[
-        str | None, typer.Option(help="Only changes ConnectWise attributes to this user.")
+        str | None,
+        typer.Option(help="Only changes whose record ConnectWise says this user last edited."),
     ] = None,
     rule: Annotated[
         str | None, typer.Option(help="Only the settings this baseline rule reads.")
     ] = None,
     timeline_view: Annotated[
         bool,
-        typer.Option("--timeline", help="For one setting key: each period with its value."),
+        typer.Option("--timeline", help="For one setting: each period with its value."),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -58,9 +77,9 @@ def history(
     if timeline_view:
         if not setting:
             raise ConfigError(
-                "--timeline needs --setting with a setting key",
+                "--timeline needs --setting, naming one setting",
                 location="--timeline",
-                fix="e.g. --setting accounting.includeSalesTaxFlag (cwdrift show lists the keys)",
+                fix=f'e.g. `cwdrift history --tenant {tenant} --timeline --setting "sales tax"`',
             )
         timeline(tenant=tenant, setting=setting, as_json=as_json)
         return
@@ -77,13 +96,7 @@ def history(
             who=who,
         )
         if rule is not None:
-            keys = rule_keys(session, tenant, rule)
-            if keys is None:
-                raise ConfigError(
-                    f"rule {rule!r} has never been evaluated for {tenant}",
-                    location="--rule",
-                    fix="use a rule id from `cwdrift show --tenant ...` or config/baseline.yaml",
-                )
+            keys = _rule_keys(session, tenant, rule)
             rows = [row for row in rows if row.key in keys]
         data = [row.to_dict() for row in rows]
     if as_json:
@@ -94,19 +107,45 @@ def history(
         render.changes_table(f"{tenant}: changes, oldest first", data)
 
 
+def _rule_keys(session: Any, tenant: str, rule: str) -> tuple[str, ...]:
+    keys = rule_keys(session, tenant, rule)
+    if keys is None:
+        raise _never_evaluated(tenant, rule)
+    return keys
+
+
+def _never_evaluated(tenant: str, rule: str) -> ConfigError:
+    return ConfigError(
+        f"rule {rule!r} has never been evaluated for {tenant}",
+        location="--rule",
+        fix=f"the findings of `cwdrift show --tenant {tenant}` name each rule id "
+        "(or see config/baseline.yaml)",
+    )
+
+
 @commands.command()
 def show(
     tenant: TenantOpt,
     at: Annotated[
         str | None, typer.Option(help="Reconstruct the configuration as it was at this time.")
     ] = None,
+    setting: SettingMatch = None,
+    rule: Annotated[
+        str | None, typer.Option(help="Only this rule's finding and the settings it reads.")
+    ] = None,
+    failing: Annotated[
+        bool,
+        typer.Option("--failing", help="Only failing findings and the settings they read."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The configuration and findings of a tenant, now or as they were at a past time.
 
-    Example: cwdrift show --tenant acme --at 2026-11-20T09:00:00Z
-    """
+    Each setting is shown with its key (what --setting of history, timeline and show take).
+    "unknown" means cwdrift could not read it; "None" is ConnectWise's permission level.
 
+    Example: cwdrift show --tenant acme --at 2026-11-20T09:00:00Z --failing
+    """
     loaded = load()
     loaded.config.tenant(tenant)
     moment = parse_when(at, "--at") or utcnow()
@@ -114,13 +153,31 @@ def show(
     with db.session() as session:
         snapshot = snapshot_at(session, tenant, moment)
         findings = findings_at(session, tenant, moment)
+        # The keys each rule read at its latest evaluation (also for --at: they rarely move).
+        read = keys_by_rule(session, tenant)
+    if rule is not None and rule not in read:
+        raise _never_evaluated(tenant, rule)
+    keys: set[str] | None = None  # the settings the selected findings read (None: all)
+    if rule is not None or failing:
+        findings = {
+            r: f
+            for r, f in findings.items()
+            if (rule is None or r == rule) and (not failing or f.status is Status.FAIL)
+        }
+        keys = {k for r in findings for k in read.get(r, ())}
     if snapshot is None:
         if as_json:
             render.print_json({"tenant": tenant, "at": moment.isoformat(), "snapshot": None})
         else:
             render.out.print(f"No configuration recorded for {tenant} at {render.when(moment)}.")
         raise typer.Exit(EXIT_OK)
-    finding_rows = {rule: _finding_dict(info) for rule, info in findings.items()}
+    settings = _selected_settings(snapshot, keys, setting)
+    unknown = _selected_unknown(snapshot, keys, setting)
+    if setting:  # only the findings of rules that read a setting shown
+        every_key = {k for keys_read in read.values() for k in keys_read}
+        shown = set(settings) | {k for k in every_key if section_of(k) in unknown}
+        findings = {r: f for r, f in findings.items() if shown & set(read.get(r, ()))}
+    finding_rows = {rule_id: _finding_dict(info) for rule_id, info in findings.items()}
     if as_json:
         render.print_json(
             {
@@ -128,60 +185,124 @@ def show(
                 "at": moment.isoformat(),
                 "observed_at": snapshot.collected_at.isoformat(),
                 "credential_mode": snapshot.credential_mode.value,
-                "settings": {k: s.to_dict() for k, s in snapshot.settings.items()},
-                "unknown": dict(snapshot.unknown),
+                "settings": {k: snapshot.settings[k].to_dict() for k in settings},
+                "unknown": unknown,
                 "findings": finding_rows,
             }
         )
         return
+    _print_show(tenant, moment, snapshot, settings, unknown, finding_rows)
+
+
+def _selected_settings(
+    snapshot: Snapshot, keys: Collection[str] | None, text: str | None
+) -> list[str]:
+    """Setting keys to show: those of the rules asked for, then those ``text`` names."""
+    selected = [k for k in snapshot.settings if keys is None or k in keys]
+    if text:
+        needle = text.strip().casefold()
+        selected = [
+            k
+            for k in selected
+            if needle in k.casefold() or needle in snapshot.settings[k].label.casefold()
+        ]
+    return selected
+
+
+def _selected_unknown(
+    snapshot: Snapshot, keys: Collection[str] | None, text: str | None
+) -> dict[str, str]:
+    """Unreadable sections relevant to the filters (all of them without filters)."""
+    if keys is None and not text:
+        return dict(snapshot.unknown)
+    sections = {section_of(k) for k in keys or ()}
+    needle = (text or "").strip().casefold()
+    if "." in needle:
+        sections.add(section_of(needle))  # a key: its section
+    elif needle:
+        sections |= {s for s in snapshot.unknown if needle in s}  # e.g. "customize"
+    return {s: reason for s, reason in snapshot.unknown.items() if s in sections}
+
+
+def _print_show(
+    tenant: str,
+    moment: Any,
+    snapshot: Snapshot,
+    settings: list[str],
+    unknown: dict[str, str],
+    finding_rows: dict[str, dict[str, Any]],
+) -> None:
     render.out.print(
-        f"[bold]{tenant}[/] as of {render.when(moment)} "
-        f"(observed {render.when(snapshot.collected_at)}, {snapshot.credential_mode.value} mode)"
+        render.line(
+            (tenant, "bold"),
+            f" as of {render.when(moment)} (observed {render.when(snapshot.collected_at)}, "
+            f"{snapshot.credential_mode.value} mode)",
+        )
     )
-    table = render.Table(title="settings", title_justify="left")
-    for column in ("setting", "value", "last changed in ConnectWise"):
-        table.add_column(column, overflow="fold")
-    for setting in snapshot.settings.values():
-        who = " at ".join(x for x in (setting.updated_by, setting.last_updated) if x) or "—"
-        table.add_row(setting.label, render.show(setting.value), who)
-    render.out.print(table)
-    for section, reason in snapshot.unknown.items():
-        render.out.print(f"[yellow]unknown[/] {section}: {reason}")
+    table = render.table("settings", ("setting (key)", "value", render.LAST_EDITOR_COLUMN))
+    table.columns[0].min_width = 40  # most keys whole on an 80-column terminal, to copy
+    for key in settings:
+        item = snapshot.settings[key]
+        name = Text.assemble(render.cell(item.label), "\n", render.cell(key, style="dim"))
+        table.add_row(
+            name,
+            render.cell(render.show(item.value)),
+            render.cell(render.last_editor(item.updated_by, item.last_updated)),
+        )
+    if settings:
+        render.out.print(table)
+    for section, reason in unknown.items():
+        render.out.print(
+            render.line(("unknown", "yellow"), f" {section}.*: ", printable(reason)),
+            soft_wrap=True,
+        )
+    if not settings and not unknown:
+        render.out.print("No settings match the filters.")
     if finding_rows:
-        table = render.Table(title="findings", title_justify="left")
-        for column in ("rule", "status", "expected", "actual"):
-            table.add_column(column, overflow="fold")
-        for rule, row in finding_rows.items():
+        table = render.table("findings", ("rule", "status", "expected", "actual"))
+        table.columns[0].no_wrap = True  # a rule id is a word people copy
+        for rule_id, row in finding_rows.items():
+            unknown_finding = row["status"] == Status.UNKNOWN.value
+            actual = "—" if unknown_finding or row["actual"] is None else row["actual"]
             table.add_row(
-                rule, render.styled(str(row["status"])), str(row["expected"]), str(row["actual"])
+                render.cell(rule_id),
+                render.styled(str(row["status"])),
+                render.cell(row["expected"]),
+                render.cell(actual),
             )
         render.out.print(table)
 
 
-def _finding_dict(info: object) -> dict[str, object]:
-    """findings_at returns small records; present them uniformly."""
-    if isinstance(info, dict):
-        return dict(info)
-    fields = ("status", "severity", "label", "expected", "actual", "at")
-    return {name: getattr(info, name, None) for name in fields}
+def _finding_dict(info: FindingAt) -> dict[str, Any]:
+    return {
+        "status": info.status.value,
+        "severity": info.severity.value,
+        "label": info.label,
+        "expected": info.expected,
+        "actual": info.actual,
+        "at": info.at,
+    }
 
 
 @commands.command()
 def timeline(
     tenant: TenantOpt,
-    setting: Annotated[str, typer.Option(help="Exact setting key, e.g. accounting.package.")],
+    setting: Annotated[
+        str,
+        typer.Option(help="A setting key, or part of its key or name (as history --setting)."),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Each period one setting held a value, from its first observation to now.
 
-    Example: cwdrift timeline --tenant acme --setting accounting.transferExpensesAsBillFlag
+    Example: cwdrift timeline --tenant acme --setting "transfer expenses"
     """
-
     loaded = load()
     loaded.config.tenant(tenant)
     db = open_database(loaded)
     with db.session() as session:
-        periods = setting_timeline(session, tenant, setting)
+        key = _one_setting(matching_settings(session, tenant, setting), tenant, setting)
+        periods = setting_timeline(session, tenant, key)
     rows = [
         {
             "start": p.start.isoformat(),
@@ -196,26 +317,43 @@ def timeline(
         for p in periods
     ]
     if as_json:
-        render.print_json({"tenant": tenant, "setting": setting, "periods": rows})
+        render.print_json({"tenant": tenant, "setting": key, "periods": rows})
         return
-    if not rows:
-        render.out.print(
-            f"No observations of {setting!r} for {tenant}; `cwdrift show --tenant {tenant}` "
-            "lists the setting keys.",
-            markup=False,
-        )
-        return
-    table = render.Table(title=f"{tenant}: {setting}", title_justify="left")
-    for column in ("from", "until", "value", "changed by (ConnectWise)"):
-        table.add_column(column, overflow="fold")
+    label = rows[0]["label"] if rows else None
+    title = f"{tenant}: {label} ({key})" if label else f"{tenant}: {key}"
+    table = render.table(title, ("from", "until", "value", render.LAST_EDITOR_COLUMN))
     for p in periods:
         if p.unknown:
-            value = f"unknown ({p.unknown})"
+            value = render.cell(f"unknown ({p.unknown})", style="yellow")
         else:
-            value = render.show(p.value) if p.present else "absent"
-        who = " at ".join(x for x in (p.changed_by, p.changed_at) if x) or "—"
-        table.add_row(render.when(p.start), render.when(p.end) if p.end else "now", value, who)
+            value = render.cell(render.show(p.value) if p.present else "absent")
+        table.add_row(
+            render.when(p.start),
+            render.when(p.end) if p.end else "now",
+            value,
+            render.cell(render.last_editor(p.changed_by, p.changed_at)),
+        )
     render.out.print(table)
+
+
+def _one_setting(matches: list[tuple[str, str]], tenant: str, text: str) -> str:
+    """The one key ``text`` names, or a clear error listing what it could mean."""
+    if len(matches) == 1:
+        return matches[0][0]
+    if not matches:
+        raise ConfigError(
+            f"no recorded setting of {tenant} matches {text!r}",
+            location="--setting",
+            fix=f"`cwdrift show --tenant {tenant}` lists every setting with its key; give a key "
+            "or a part of a setting's name",
+        )
+    shown = "; ".join(f"{key} ({label})" for key, label in matches[:8])
+    more = f"; and {len(matches) - 8} more" if len(matches) > 8 else ""
+    raise ConfigError(
+        f"{len(matches)} settings of {tenant} match {text!r}: {shown}{more}",
+        location="--setting",
+        fix=f"give one of these keys, e.g. --setting {matches[0][0]}",
+    )
 
 
 EXPORT_COLUMNS = (
@@ -239,17 +377,22 @@ def export(
 ) -> None:
     """The tenant's change log for auditors: when observed, what, old and new, who and when.
 
+    "changed_by"/"changed_at" are ConnectWise's last editor of the record the setting is on.
+
     Example: cwdrift export --tenant acme --since 2026-01-01 --format csv --out acme-changes.csv
     """
-    from monitor.store.history import changes
-
     chosen = choice(fmt, ("csv", "json"), "--format")
     loaded = load()
     loaded.config.tenant(tenant)
     db = open_database(loaded)
+    start = parse_when(since, "--since")
+    records: list[dict[str, Any]] = []
     with db.session() as session:
-        rows = changes(session, tenant, since=parse_when(since, "--since"))
-    records: list[dict[str, Any]] = [row.to_dict() for row in rows]
+        total = count_changes(session, tenant, since=start)
+        with render.progress(f"exporting {tenant}", total) as advance:
+            for batch in change_batches(session, tenant, since=start):
+                records += [row.to_dict() for row in batch]
+                advance(len(batch))
     if chosen == "json":
         write_output(json.dumps({"tenant": tenant, "changes": records}, indent=2) + "\n", out)
         return

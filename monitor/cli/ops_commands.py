@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import render
-from monitor.cli.common import load
+from monitor.cli.common import JsonOpt, load
 
 commands = typer.Typer()
 db_app = typer.Typer(help="Database schema and moves between databases.", no_args_is_help=True)
@@ -15,7 +15,7 @@ commands.add_typer(db_app, name="db")
 
 
 @db_app.command("migrate")
-def db_migrate() -> None:
+def db_migrate(as_json: JsonOpt = False) -> None:
     """Bring the database schema (and, on PostgreSQL, the cluster queue) to this version.
 
     Safe to run on every node at once: migrations are serialised by a database lock.
@@ -27,9 +27,11 @@ def db_migrate() -> None:
     database = Database(load().config.database)
     try:
         database.migrate()
-        render.out.print(
-            f"{database.display_url}: schema at {database.current_revision()}", markup=False
-        )
+        revision = database.current_revision()
+        if as_json:
+            render.print_json({"database": database.display_url, "revision": revision})
+        else:
+            render.out.print(f"{database.display_url}: schema at {revision}")
     finally:
         database.dispose()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.table import Table
 
 from monitor.cli import render
 from monitor.cli.common import (
@@ -22,7 +21,10 @@ from monitor.cli.common import (
     write_output,
 )
 from monitor.clock import utcnow
+from monitor.core.baseline import Rule, load_baseline
+from monitor.core.findings import Status
 from monitor.errors import ConfigError
+from monitor.store.history import FindingAt, findings_at
 
 if TYPE_CHECKING:
     from monitor.reports.render import Format
@@ -112,11 +114,15 @@ def waive(
     rule: Annotated[str, typer.Option(help="Rule id, e.g. include-cogs-entries-is-on.")],
     by: Annotated[str, typer.Option(help="Who accepts (or removes) the deviation.")],
     value: Annotated[
-        str | None, typer.Option(help="The accepted actual value, pinned (as findings show it).")
+        str | None,
+        typer.Option(
+            help="The accepted actual value, pinned (as findings show it, e.g. off, None, "
+            "QB99; UI names such as QuickBooks are accepted)."
+        ),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why the deviation is accepted.")] = None,
     expires: Annotated[
-        str | None, typer.Option(help="ISO date/time, or a duration such as 90d.")
+        str | None, typer.Option(help="A duration such as 90d, or an ISO date/time.")
     ] = None,
     remove: Annotated[
         bool, typer.Option("--remove", help="Withdraw the tenant's database waiver.")
@@ -131,13 +137,13 @@ def waive(
     Example: cwdrift waive --tenant acme --rule inventory-soh-option-is-on --value off
     --reason "SOH kept in the WMS" --by jo@acme.example --expires 90d
     """
-    from monitor.core.baseline import load_baseline
     from monitor.store.waivers import add_waiver, remove_waiver
 
     loaded = load()
     loaded.config.tenant(tenant)
     now = utcnow()
     db = open_database(loaded)
+    warnings: list[str] = []
     with db.session() as session:
         if remove:
             waiver = remove_waiver(
@@ -160,8 +166,11 @@ def waive(
                     location="cwdrift waive",
                     fix="a waiver needs --value, --reason, --by and --expires (or use --remove)",
                 )
-            assert reason is not None and expires is not None  # checked just above
+            assert value is not None and reason is not None and expires is not None
             baseline = load_baseline(loaded.baseline_path)
+            if rule in baseline:
+                value = _waivable_value(baseline.rule(rule), value)
+                warnings = _waiver_warnings(findings_at(session, tenant, now).get(rule), value)
             waiver = add_waiver(
                 session,
                 tenant_id=tenant,
@@ -175,13 +184,53 @@ def waive(
             )
             action = "accepted"
     if as_json:
-        render.print_json({"action": action, "tenant": tenant, **waiver.model_dump(mode="json")})
-    else:
-        render.out.print(
-            f"{action}: {tenant} / {waiver.rule} = {waiver.value!r} until "
-            f"{render.when(waiver.expires)} (by {by})",
-            markup=False,
+        render.print_json(
+            {
+                "action": action,
+                "tenant": tenant,
+                **waiver.model_dump(mode="json"),
+                "warnings": warnings,
+            }
         )
+        return
+    for warning in warnings:
+        render.err.print(f"warning: {warning}", style="yellow")
+    render.out.print(
+        f"{action}: {tenant} / {waiver.rule} = {waiver.value!r} until "
+        f"{render.when(waiver.expires)} (by {by})"
+    )
+
+
+def _waivable_value(rule: Rule, value: str) -> str:
+    """``value`` as the rule's findings show it; a value they can never show is refused."""
+    choices = rule.requirement.actual_values()
+    if choices is None:
+        return value  # free text (a role name, segment captions): pinned as given
+    canonical = choices.resolve(value)
+    if canonical is None:
+        raise ConfigError(
+            f"{rule.id} never reads {value!r}, so a waiver for it would accept nothing",
+            location="--value",
+            fix=f"use one of {choices.describe()}",
+        )
+    return canonical
+
+
+def _waiver_warnings(current: FindingAt | None, value: str) -> list[str]:
+    """What the user may not have meant: waiving a rule that passes, or another value."""
+    if current is None:
+        return []
+    if current.status is Status.PASS:
+        return [
+            f"{current.rule_id} passes now (actual {current.actual!r}); the waiver changes "
+            f"nothing until it fails with exactly {value!r}"
+        ]
+    if current.status in (Status.FAIL, Status.WAIVED) and current.actual != value:
+        return [
+            f"{current.rule_id} fails now with {current.actual!r}, not {value!r}: it keeps "
+            "failing until ConnectWise shows the waived value"
+        ]
+    return []
 
 
 @commands.command()
@@ -212,13 +261,15 @@ def waivers(
         if as_json:
             render.print_json({"events": events})
             return
-        table = Table(title="waiver changes, oldest first", title_justify="left")
-        for column in ("at", "tenant", "rule", "action", "by", "value", "expires", "reason"):
-            table.add_column(column, overflow="fold")
+        table = render.table(
+            "waiver changes, oldest first",
+            ("at", "tenant", "rule", "action", "by", "value", "expires", "reason"),
+        )
         for e in events:
             table.add_row(
-                e["at"], e["tenant"], e["rule"], e["action"], e["actor"],
-                render.show(e["value"]), e["expires"], e["reason"],
+                render.when_text(e["at"]), render.cell(e["tenant"]), render.cell(e["rule"]),
+                e["action"], render.cell(e["actor"]), render.cell(render.show(e["value"])),
+                render.when_text(e["expires"]), render.cell(e["reason"]),
             )  # fmt: skip
         render.out.print(table)
         return
@@ -228,14 +279,15 @@ def waivers(
     if not rows:
         render.out.print("No waivers.")
         return
-    table = Table(title="waivers", title_justify="left")
-    for column in ("tenant", "rule", "value", "expires", "accepted by", "reason", "source"):
-        table.add_column(column, overflow="fold")
+    table = render.table(
+        "waivers", ("tenant", "rule", "value", "expires", "accepted by", "reason", "source")
+    )
     for row in rows:
-        expires = row["expires"] + (" (expired)" if row["expired"] else "")
+        expires = render.when_text(row["expires"]) + (" (expired)" if row["expired"] else "")
         table.add_row(
-            row["tenant"], row["rule"], render.show(row["value"]), expires,
-            row["accepted_by"], row["reason"], row["source"],
+            render.cell(row["tenant"]), render.cell(row["rule"]),
+            render.cell(render.show(row["value"])), expires, render.cell(row["accepted_by"]),
+            render.cell(row["reason"]), row["source"],
         )  # fmt: skip
     render.out.print(table)
 

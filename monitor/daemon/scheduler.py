@@ -2,9 +2,9 @@
 
 Nothing else in cwdrift imports APScheduler: collection, evaluation and alerting only see
 ``run_check(tenant_id)`` being awaited, so a multi-node engine (Procrastinate, see
-docs/scheduling) can replace :class:`ApsCheckScheduler` without touching them.
+docs/scheduling.md) can replace :class:`ApsCheckScheduler` without touching them.
 
-The design (single node, see scheduling.md): one ``AsyncIOScheduler`` with a memory job store;
+The design (single node, see docs/scheduling.md): one ``AsyncIOScheduler`` with a memory job store;
 one job per tenant (``check:<tenant>``) with ``coalesce=True`` and ``max_instances=1``. Jobs are
 not persisted; each tenant's first run after a start derives from its last check in our own
 tables, so a restart resumes where it stopped and the runs missed while down collapse into one.

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from monitor.printable import printable
 
 CONFIG_PACKAGE = "monitor.data.config"
 TEMPLATES_PACKAGE = "monitor.data.templates"
@@ -30,8 +33,18 @@ def bundled_file(relative: str) -> Path:
     return resource
 
 
+def _printable_value(value: Any) -> Any:
+    """Every ``{{ value }}`` of every template: control characters escaped (ConnectWise text)."""
+    return printable(value) if isinstance(value, str) else value
+
+
 def template_environment() -> Environment:
-    """A new Jinja2 environment over the shipped templates: HTML autoescaped, strict undefined."""
+    """A new Jinja2 environment over the shipped templates: HTML autoescaped, strict undefined.
+
+    Every value a template prints has its control characters escaped (``monitor.printable``):
+    a text report or alert read in a terminal must not carry a ConnectWise caption's escape
+    sequences to it, and HTML gains nothing from them either.
+    """
     return Environment(
         loader=PackageLoader(TEMPLATES_PACKAGE, ""),
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
@@ -39,4 +52,5 @@ def template_environment() -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_printable_value,
     )

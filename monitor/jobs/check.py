@@ -183,17 +183,22 @@ async def check_many(
     *,
     in_flight: int | None = None,
     check: CheckOne | None = None,
+    on_done: Callable[[TenantResult], None] | None = None,
 ) -> list[TenantResult]:
     """Check tenants concurrently, at most ``in_flight`` at once; one failure never stops others.
 
-    ``check`` checks one tenant (default :func:`check_tenant`; the daemon's flow also fixes).
+    ``check`` checks one tenant (default :func:`check_tenant`; the daemon's flow also fixes);
+    ``on_done`` hears of each tenant as it finishes (the command line's progress bar).
     """
     limit = asyncio.Semaphore(in_flight or rt.config.daemon.tenants_in_flight)
     check_one: CheckOne = check or check_tenant
 
     async def one(tenant: TenantConfig) -> TenantResult:
         async with limit:
-            return await check_one(rt, tenant)
+            result = await check_one(rt, tenant)
+        if on_done is not None:
+            on_done(result)
+        return result
 
     return list(await asyncio.gather(*(one(t) for t in tenants)))
 

@@ -30,7 +30,9 @@ No ConnectWise authentication (it is a test and demo tool bound to loopback). Bo
     POST   /_sim/tenants/{companyId}/latency          {"seconds"}
     POST   /_sim/latency                              {"seconds"} for every tenant
 
-Answers: 200 ``{"ok": true}``; 400 ``{"error": ...}`` for a bad body; 404 for an unknown tenant.
+Answers: 200 ``{"ok": true}``; 400 ``{"error": ...}`` for a bad body, saying what is wrong
+(not JSON, at which line and column; which field is missing or of the wrong type, and the
+fields expected); 404 for an unknown tenant.
 """
 
 from __future__ import annotations
@@ -117,6 +119,28 @@ Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
 
 
+async def _parse_body(request: Request, model: type[M]) -> M | str:
+    """The body as ``model``, or one line saying what is wrong with it and what is expected."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"{}")
+    except UnicodeDecodeError:
+        return "body is not UTF-8 text: send a JSON object"
+    except json.JSONDecodeError as exc:
+        return f"body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(the body)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        fields = ", ".join(
+            name if info.is_required() else f"{name}?" for name, info in model.model_fields.items()
+        )
+        return f"bad body: {problems} (a JSON object with {fields})"
+
+
 def _tenant_action(
     state: SimulatorState, model: type[M], apply: Callable[[str, M], None]
 ) -> Handler:
@@ -126,13 +150,11 @@ def _tenant_action(
         company_id = request.path_params["company_id"]
         if state.find_tenant(company_id) is None:
             return _bad(f"no tenant {company_id!r}", 404)
+        body = await _parse_body(request, model)
+        if isinstance(body, str):
+            return _bad(body)
         try:
-            body = model.model_validate(json.loads(await request.body() or b"{}"))
             apply(company_id, body)
-        except json.JSONDecodeError as exc:
-            return _bad(f"body is not JSON: {exc.msg}")
-        except ValidationError as exc:
-            return _bad(str(exc))
         except SimulatorStateError as exc:
             return _bad(str(exc))
         return _ok()
@@ -184,10 +206,9 @@ def control_routes(state: SimulatorState) -> list[Route]:
         return _ok()
 
     async def all_latency(request: Request) -> Response:
-        try:
-            body = LatencyChange.model_validate(json.loads(await request.body() or b"{}"))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            return _bad(str(exc))
+        body = await _parse_body(request, LatencyChange)
+        if isinstance(body, str):
+            return _bad(body)
         state.set_latency(None, body.seconds)
         return _ok()
 

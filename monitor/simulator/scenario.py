@@ -145,8 +145,12 @@ def check_accounting_value(field: str, value: object, *, nullable: bool = False)
         raise FieldValueError("InvalidType", f"{field} is a flag: use true or false, got {value!r}")
 
 
-def check_gl_value(field: str, value: object) -> None:
-    """Raise FieldValueError unless ``value`` is valid for GLCaption ``field`` (None clears it)."""
+def check_gl_value(field: str, value: object, *, writing: bool = True) -> None:
+    """Raise FieldValueError unless ``value`` is valid for GLCaption ``field`` (None clears it).
+
+    The length limit binds writes only: a scenario may hold a caption ConnectWise would refuse
+    to save, so the monitor can be tested against over-long answers from a real server.
+    """
     if field not in GL_FIELDS:
         raise FieldValueError(
             "UnknownField",
@@ -160,7 +164,7 @@ def check_gl_value(field: str, value: object) -> None:
             raise FieldValueError(code, f"{field} must be Account or Class, got {value!r}")
     elif not isinstance(value, str):
         raise FieldValueError("InvalidType", f"{field} is a caption: use a string, got {value!r}")
-    elif len(value) > GL_CAPTION_MAX_LENGTH:
+    elif writing and len(value) > GL_CAPTION_MAX_LENGTH:
         raise FieldValueError(
             "InvalidValue", f"{field} is at most {GL_CAPTION_MAX_LENGTH} characters"
         )
@@ -417,7 +421,7 @@ class TenantSpec(_Strict):
     @classmethod
     def _gl_fields(cls, value: dict[str, str | None] | None) -> dict[str, str | None] | None:
         for field, item in (value or {}).items():
-            check_gl_value(field, item)
+            check_gl_value(field, item, writing=False)
         return value
 
     @model_validator(mode="after")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_
+from sqlalchemy import and_, delete, exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
@@ -133,6 +134,55 @@ def changes(
     case-insensitive substring of ConnectWise's updatedBy; ``since``/``until`` are inclusive.
     """
     t = SettingChangeTable
+    query = _changes_query(tenant_id, setting=setting, since=since, until=until, who=who)
+    query = query.order_by(col(t.observed_at), col(t.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return _marked(session, tenant_id, [_change_row(row) for row in session.exec(query)])
+
+
+def count_changes(session: Session, tenant_id: str, *, since: datetime | None = None) -> int:
+    t = SettingChangeTable
+    query = select(func.count()).select_from(t).where(t.tenant_id == tenant_id)
+    if since is not None:
+        query = query.where(col(t.observed_at) >= ensure_utc(since))
+    return int(session.exec(query).one())
+
+
+def change_batches(
+    session: Session, tenant_id: str, *, since: datetime | None = None, size: int = 5000
+) -> Iterator[list[ChangeRow]]:
+    """``changes`` in oldest-first batches of ``size`` (keyset paging: each batch is one
+    indexed read), so a long export can show its progress."""
+    t = SettingChangeTable
+    after: tuple[datetime, int] | None = None
+    while True:
+        query = _changes_query(tenant_id, since=since)
+        if after is not None:
+            at, row_id = after
+            query = query.where(
+                or_(
+                    col(t.observed_at) > at,
+                    and_(col(t.observed_at) == at, col(t.id) > row_id),
+                )
+            )
+        rows = list(session.exec(query.order_by(col(t.observed_at), col(t.id)).limit(size)))
+        if not rows:
+            return
+        yield _marked(session, tenant_id, [_change_row(row) for row in rows])
+        last = rows[-1]
+        after = (last.observed_at, int(last.id or 0))
+
+
+def _changes_query(
+    tenant_id: str,
+    *,
+    setting: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    who: str | None = None,
+) -> SelectOfScalar[SettingChangeTable]:
+    t = SettingChangeTable
     query = select(t).where(t.tenant_id == tenant_id)
     if setting:
         needle = setting.lower()
@@ -148,24 +198,54 @@ def changes(
         query = query.where(col(t.observed_at) <= ensure_utc(until))
     if who:
         query = query.where(func.lower(col(t.changed_by)).contains(who.lower(), autoescape=True))
-    query = query.order_by(col(t.observed_at), col(t.id))
-    if limit is not None:
-        query = query.limit(limit)
-    rows = [
-        ChangeRow(
-            observed_at=row.observed_at,
-            key=row.key,
-            label=row.label,
-            old=decode_value(row.old),
-            new=decode_value(row.new),
-            changed_by=row.changed_by,
-            changed_at=row.changed_at,
-            run_id=row.run_id,
-        )
-        for row in session.exec(query)
-    ]
+    return query
+
+
+def _marked(session: Session, tenant_id: str, rows: list[ChangeRow]) -> list[ChangeRow]:
+    """``rows`` with the cwdrift write behind each change, where one was (one indexed read)."""
     marks = fix_marks(session, tenant_id, [row.run_id for row in rows])
+    if not marks:
+        return rows
     return [replace(row, fixed_by_cwdrift=marks.get((row.run_id, row.key))) for row in rows]
+
+
+def _change_row(row: SettingChangeTable) -> ChangeRow:
+    return ChangeRow(
+        observed_at=row.observed_at,
+        key=row.key,
+        label=row.label,
+        old=decode_value(row.old),
+        new=decode_value(row.new),
+        changed_by=row.changed_by,
+        changed_at=row.changed_at,
+        run_id=row.run_id,
+    )
+
+
+def matching_settings(session: Session, tenant_id: str, text: str) -> list[tuple[str, str]]:
+    """(key, label) of the tenant's settings that ``text`` names, the way ``history --setting``
+    matches: a key given exactly (any case) names that one setting; otherwise every setting whose
+    key or label contains ``text`` (case-insensitive). Settings come from the newest snapshot and
+    from recorded changes (so a setting that has since disappeared is still found), key order.
+    """
+    known: dict[str, str] = {}
+    t = SettingChangeTable
+    for key, label in session.exec(
+        select(t.key, t.label).where(t.tenant_id == tenant_id).distinct()
+    ):
+        known[key] = label
+    newest = snapshot_at(session, tenant_id, datetime.max.replace(tzinfo=UTC))
+    if newest is not None:
+        known.update({key: setting.label for key, setting in newest.settings.items()})
+    needle = text.strip().casefold()
+    exact = [(key, label) for key, label in known.items() if key.casefold() == needle]
+    if exact:
+        return exact
+    return sorted(
+        (key, label)
+        for key, label in known.items()
+        if needle in key.casefold() or needle in label.casefold()
+    )
 
 
 def snapshot_at(session: Session, tenant_id: str, at: datetime) -> Snapshot | None:
@@ -251,6 +331,13 @@ def rule_keys(session: Session, tenant_id: str, rule_id: str) -> tuple[str, ...]
     """The snapshot keys a rule read at its last evaluation for this tenant (None: never)."""
     row = session.get(FindingStateTable, (tenant_id, rule_id))
     return None if row is None else decode_keys(row.keys)
+
+
+def keys_by_rule(session: Session, tenant_id: str) -> dict[str, tuple[str, ...]]:
+    """Every rule evaluated for the tenant -> the snapshot keys it read at its last evaluation."""
+    s = FindingStateTable
+    rows = session.exec(select(s.rule_id, s.keys).where(s.tenant_id == tenant_id))
+    return {rule_id: decode_keys(keys) for rule_id, keys in rows}
 
 
 def open_findings(session: Session, tenant_id: str | None = None) -> list[FindingStateRow]:
@@ -503,9 +590,13 @@ __all__ = [
     "Period",
     "StoredSnapshot",
     "TenantSummary",
+    "change_batches",
     "changes",
+    "count_changes",
     "findings_at",
+    "keys_by_rule",
     "last_checks",
+    "matching_settings",
     "open_findings",
     "prune_checks",
     "snapshot_at",

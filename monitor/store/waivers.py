@@ -122,7 +122,7 @@ def add_waiver(
         raise ConfigError(
             f"no rule {rule!r} in the baseline",
             location="--rule",
-            fix="use a rule id as printed by `cwdrift check --json` (e.g. "
+            fix="`cwdrift baseline validate` lists the rule ids (e.g. "
             "transfer-expenses-as-bill-is-off)",
         )
     waiver = _validated(rule=rule, value=value, reason=reason, by=accepted_by, expires=expires)
@@ -130,7 +130,7 @@ def add_waiver(
         raise ConfigError(
             f"the waiver would already have expired ({waiver.expires.isoformat()})",
             location="--expires",
-            fix="give an expiry date in the future, e.g. --expires 2027-03-31",
+            fix="give an expiry in the future: a duration such as --expires 90d, or a date",
         )
     row = _row(session, tenant_id, rule)
     action = "added" if row is None else "replaced"

@@ -135,7 +135,7 @@ async def test_resolution_threads_with_the_opening(db: Database, smtp: SmtpServe
     assert report.sent == 2
     opening, closing = (parse(raw) for raw in smtp.inbox.messages)
     assert opening["Subject"] == "[cwdrift] [HIGH] acme: 1 new, 0 resolved"
-    assert closing["Subject"] == "[cwdrift] [HIGH] acme: 0 new, 1 resolved"
+    assert closing["Subject"] == "[cwdrift] [RESOLVED] acme: 0 new, 1 resolved"
     assert opening["References"] == closing["References"]
     assert opening["Message-ID"] != closing["Message-ID"]
 

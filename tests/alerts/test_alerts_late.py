@@ -96,7 +96,7 @@ def test_a_group_survives_the_outbox_unchanged() -> None:
 def test_a_late_slack_message_says_so_first() -> None:
     late = replace(GROUP.only((RESOLVED_EVENT,)), late=replace(LATE, dropped=("A <b> & c",)))
     payload = build_slack(late)
-    assert payload["text"] == "[late] cwdrift: Acme MSP (acme) [high] 0 new, 1 resolved"
+    assert payload["text"] == "[late] cwdrift: Acme MSP (acme) [resolved] 0 new, 1 resolved"
     assert payload["blocks"][2] == {
         "type": "context",
         "elements": [

@@ -67,7 +67,8 @@ def test_slack_payload_exactly() -> None:
                     "type": "mrkdwn",
                     "text": "*NEW* · critical · *Transfer Expenses as a Bill is off*\n"
                     "Expected: off · actual: on\n"
-                    "First seen 2026-03-02 09:00 UTC · changed by jdoe at 2026-03-02T08:55:00Z\n"
+                    "First seen 2026-03-02 09:00 UTC · record last edited in ConnectWise by "
+                    "jdoe at 2026-03-02T08:55:00Z\n"
                     "Fix: Finance &gt; Accounting Interface &gt; Setup",
                 },
             },
@@ -108,7 +109,7 @@ def test_escape_mrkdwn_does_not_double_escape() -> None:
 
 SUBJECTS = [
     ((NEW_EVENT,), "[cwdrift] [CRITICAL] acme: 1 new, 0 resolved"),
-    ((RESOLVED_EVENT,), "[cwdrift] [HIGH] acme: 0 new, 1 resolved"),
+    ((RESOLVED_EVENT,), "[cwdrift] [RESOLVED] acme: 0 new, 1 resolved"),
     (
         (
             AlertEvent(EventKind.REGRESSED, "a", "A", Severity.MEDIUM),
@@ -167,7 +168,7 @@ def test_email_text_body_exactly() -> None:
         "  Expected: off\n"
         "  Actual:   on\n"
         "  First seen: 2026-03-02 09:00 UTC\n"
-        "  Changed by: jdoe at 2026-03-02T08:55:00Z\n"
+        "  Last edited in ConnectWise by: jdoe at 2026-03-02T08:55:00Z (the record's last editor)\n"
         "  Fix: Finance > Accounting Interface > Setup\n"
         "\n"
         "[RESOLVED] high: Role allows the GL Interface\n"

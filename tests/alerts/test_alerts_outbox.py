@@ -122,7 +122,7 @@ async def test_cannot_verify_goes_out_once_through_the_outbox(
     rows = outbox(db)
     assert [r.summary for r in rows] == [
         "cwdrift: Acme MSP (acme) [high] 0 new, 0 resolved, cannot verify",
-        "cwdrift: Acme MSP (acme) [high] 0 new, 0 resolved, readable again",
+        "cwdrift: Acme MSP (acme) [resolved] 0 new, 0 resolved, readable again",
     ]
     assert [r.channel for r in rows] == ["ops", "ops"]
 

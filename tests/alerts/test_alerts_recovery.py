@@ -118,7 +118,7 @@ async def test_a_550_outage_loses_nothing_and_sends_nothing_twice(
         "[cwdrift] [CRITICAL] globex: 1 new, 0 resolved",
         # in the order the checks wrote them: the "new" before its "resolved"
         "[cwdrift] [late] [CRITICAL] acme: 2 new, 0 resolved",
-        "[cwdrift] [late] [CRITICAL] acme: 0 new, 1 resolved",
+        "[cwdrift] [late] [RESOLVED] acme: 0 new, 1 resolved",
     ]
     late_new = received(smtp)[1]
     assert "Late: written by the check of 2026-03-02 09:00 UTC" in text_of(late_new)
@@ -153,7 +153,7 @@ async def test_a_resolution_that_got_through_first_drops_its_late_new_with_a_wor
 
     assert (report.sent, report.superseded) == (2, 0)
     resolved, late = received(smtp)
-    assert resolved["Subject"] == "[cwdrift] [CRITICAL] acme: 0 new, 1 resolved"
+    assert resolved["Subject"] == "[cwdrift] [RESOLVED] acme: 0 new, 1 resolved"
     assert late["Subject"] == "[cwdrift] [late] [HIGH] acme: 1 new, 0 resolved"
     body = text_of(late)
     assert f"[NEW] high: {INVOICING}" in body
@@ -177,7 +177,7 @@ async def test_a_late_message_with_nothing_left_to_say_is_dropped_with_the_reaso
     report = await dispatch(db, config, hours(1))
 
     assert (report.sent, report.superseded) == (1, 1)
-    assert subjects(smtp) == ["[cwdrift] [CRITICAL] acme: 0 new, 1 resolved"]
+    assert subjects(smtp) == ["[cwdrift] [RESOLVED] acme: 0 new, 1 resolved"]
     dropped, resolved = outbox(db)
     assert (dropped.status, resolved.status) == ("superseded", "sent")
     assert dropped.last_error == (
@@ -245,7 +245,7 @@ async def test_a_tenants_later_message_waits_for_its_earlier_one_to_be_retried(
     await dispatch(db, config, retry_at)
     assert subjects(smtp)[1:] == [
         "[cwdrift] [CRITICAL] acme: 1 new, 0 resolved",
-        "[cwdrift] [CRITICAL] acme: 0 new, 1 resolved",
+        "[cwdrift] [RESOLVED] acme: 0 new, 1 resolved",
     ]
     assert health(db).last_error is None  # the transient error is history once sent
 

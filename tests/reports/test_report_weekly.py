@@ -327,8 +327,8 @@ def test_text_has_the_exact_lines(sqlite_history: History) -> None:
         f"  [critical] globex: {EXPENSES_LABEL}: fixed at 2026-11-17 10:00 UTC after 15d 1h",
         f"  [critical] globex: {EXPENSES_LABEL}: actual on at 2026-11-19 12:00 UTC "
         "(last resolved 2026-11-17 10:00 UTC)",
-        "  2026-11-19 12:00 UTC globex: Transfer Expenses as a Bill: off -> on; changed by "
-        "jsmith at 2026-11-19T11:00:00Z",
+        "  2026-11-19 12:00 UTC globex: Transfer Expenses as a Bill: off -> on; record last "
+        "edited by jsmith at 2026-11-19T11:00:00Z",
         f"  umbrella (Umbrella Corporation): failing since 2026-11-02 09:00 UTC, 4 checks in a "
         f"row: auth: {umbrella_error(h)}",
         "  acme: include-cogs-entries-is-on = off until 2026-12-01 00:00 UTC (EXPIRES SOON); "

@@ -318,9 +318,44 @@ def test_control_api_rejects_bad_requests(
     assert "error" in response.json()
 
 
-def test_control_api_rejects_non_json(sim: RunningSimulator, http: httpx.Client) -> None:
-    response = http.post(f"{sim.url}/_sim/tenants/acme/accounting", content=b"{not json")
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("url", "content", "error"),
+    [
+        (
+            "/_sim/tenants/acme/accounting",
+            b'{"field": "includeSalesTaxFlag" "value": false}',
+            "body is not JSON: Expecting ',' delimiter at line 1, column 33",
+        ),
+        (
+            "/_sim/tenants/acme/accounting",
+            b"\xff\xfe{",
+            "body is not UTF-8 text: send a JSON object",
+        ),
+        (
+            "/_sim/tenants/acme/accounting",
+            b'{"value": true}',
+            "bad body: field: Field required (a JSON object with by?, field, value)",
+        ),
+        (
+            "/_sim/tenants/acme/segment",
+            b'{"n": "two", "colour": 1}',
+            "bad body: n: Input should be a valid integer, unable to parse string as an "
+            "integer; colour: Extra inputs are not permitted "
+            "(a JSON object with by?, n, caption?, type?)",
+        ),
+        (
+            "/_sim/latency",
+            b"[1]",
+            "bad body: (the body): Input should be a valid dictionary or instance of "
+            "LatencyChange (a JSON object with seconds)",
+        ),
+    ],
+)
+def test_a_bad_body_is_answered_with_what_is_wrong(
+    sim: RunningSimulator, http: httpx.Client, url: str, content: bytes, error: str
+) -> None:
+    response = http.post(sim.url + url, content=content)
+    assert (response.status_code, response.json()) == (400, {"error": error})
 
 
 def test_fixed_clock_is_the_one_injected() -> None:

@@ -23,10 +23,29 @@ from monitor.core.remedy import (
     RemedyContext,
     Write,
 )
-from monitor.core.rules.base import Context, Outcome, Requirement, human
+from monitor.core.rules.base import NOT_SET, ActualValues, Context, Outcome, Requirement, human
 
-# AccountingPackageReference.identifier, spec 2025.8 (connectwise-api.md §3.9): case-sensitive.
-PACKAGE_IDENTIFIERS = ("QB99", "Mas200", "GPlains", "SBA", "Mas200v4", "Other")
+# AccountingPackageSetup.accountingPackage.identifier (spec 2025.8 enum) -> the name in the UI's
+# dropdown. The pairing is inferred ([INF] in ../shared/connectwise-api.md §3.9): QB99 is
+# QuickBooks, GPlains Dynamics GP, Mas200/Mas200v4 Sage ERP 100 (v4), SBA a legacy package.
+ACCOUNTING_PACKAGES: dict[str, str] = {
+    "QB99": "QuickBooks",
+    "Mas200": "Sage ERP 100",
+    "GPlains": "Microsoft Dynamics GP",
+    "SBA": "Small Business Accounting",
+    "Mas200v4": "Sage ERP 100 v4",
+    "Other": "Other",
+}
+_FLAG_ALIASES = {
+    "true": "on",
+    "false": "off",
+    "enabled": "on",
+    "disabled": "off",
+    "checked": "on",
+    "unchecked": "off",
+}
+# What a PATCH may set: the identifiers above, case-sensitive as in the spec's enum.
+PACKAGE_IDENTIFIERS = tuple(ACCOUNTING_PACKAGES)
 PACKAGE_SHAPE_INFERRED = (
     'the accountingPackage value {"identifier": ...} is inferred from ConnectWise\'s PATCH rules, '
     "not documented; the re-read decides whether it held"
@@ -95,3 +114,12 @@ class AccountingSettingRequirement(Requirement):
                 "accounting, which cwdrift cannot see"
             )
         return None
+
+    def actual_values(self) -> ActualValues | None:
+        """Flags read on/off/not set; the package its identifier, also named as in the UI."""
+        if isinstance(self.expected, bool):
+            return ActualValues(("on", "off", NOT_SET), _FLAG_ALIASES)
+        if self.field == "package":
+            names = {name: ident for ident, name in ACCOUNTING_PACKAGES.items() if name != ident}
+            return ActualValues((*ACCOUNTING_PACKAGES, NOT_SET), names)
+        return None  # other text fields (formats) are free text as far as a waiver goes

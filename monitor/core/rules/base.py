@@ -8,8 +8,8 @@ ConnectWise lets us write also answers ``remedy(ctx)`` with the write that would
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -112,6 +112,36 @@ class Context:
         return Outcome(Status.UNKNOWN, expected, None, tuple(keys), note=f"not readable: {reason}")
 
 
+@dataclass(frozen=True)
+class ActualValues:
+    """The values a rule's findings can show as ``actual``: what a waiver may pin.
+
+    ``aliases`` are other spellings people use for them (the UI's names, "true" for "on"); a
+    waiver stores the canonical value, since it is compared with the finding's actual exactly.
+    """
+
+    values: tuple[str, ...]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def resolve(self, text: str) -> str | None:
+        """The canonical value ``text`` names (any case), or None when it names none."""
+        folded = text.strip().casefold()
+        for value in self.values:
+            if value.casefold() == folded:
+                return value
+        for alias, value in self.aliases.items():
+            if alias.casefold() == folded:
+                return value
+        return None
+
+    def describe(self) -> str:
+        """``on, off, not set`` plus the aliases, for an error message."""
+        text = ", ".join(repr(v) for v in self.values)
+        if self.aliases:
+            text += " (or " + ", ".join(f"{a!r} for {v!r}" for a, v in self.aliases.items()) + ")"
+        return text
+
+
 class Requirement(BaseModel):
     """Base of every rule kind's parameters. Subclasses set ``kind`` and implement ``evaluate``."""
 
@@ -132,4 +162,9 @@ class Requirement(BaseModel):
 
     def automation_risk(self) -> str | None:
         """Why fixing this must never be automatic, whatever the baseline says (None: it may)."""
+        return None
+
+    def actual_values(self) -> ActualValues | None:
+        """The values this rule's findings can show as actual; None when any text can appear
+        (role names, segment captions), so a waiver's value cannot be checked in advance."""
         return None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import NOT_SET, Context, Outcome, Requirement
+from monitor.core.rules.base import NOT_SET, ActualValues, Context, Outcome, Requirement
 from monitor.core.snapshot import customize_key
 
 ALLOWED = "allowed"
+NOT_ALLOWED = "not allowed"
 
 
 class CustomizeRequirement(Requirement):
@@ -32,5 +33,8 @@ class CustomizeRequirement(Requirement):
         value = ctx.snapshot.value(self.key)
         if value is True:
             return Outcome(Status.PASS, ALLOWED, ALLOWED, keys)
-        actual = NOT_SET if value is None else "not allowed"
+        actual = NOT_SET if value is None else NOT_ALLOWED
         return Outcome(Status.FAIL, ALLOWED, actual, keys)
+
+    def actual_values(self) -> ActualValues:
+        return ActualValues((NOT_ALLOWED, NOT_SET))

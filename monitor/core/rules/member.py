@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import Context, Outcome, Requirement
+from monitor.core.rules.base import ActualValues, Context, Outcome, Requirement
 
 EXPECTED = "exists and active"
 KEYS = ("member.found", "member.inactive")
+NOT_FOUND, INACTIVE = "not found", "inactive"
 
 
 class MemberActiveRequirement(Requirement):
@@ -22,7 +23,10 @@ class MemberActiveRequirement(Requirement):
         identifier = ctx.snapshot.value("member.identifier")
         who = f"API member {identifier!r}" if identifier else "the API member"
         if ctx.snapshot.value("member.found") is not True:
-            return Outcome(Status.FAIL, EXPECTED, "not found", KEYS, f"{who} was not found")
+            return Outcome(Status.FAIL, EXPECTED, NOT_FOUND, KEYS, f"{who} was not found")
         if ctx.snapshot.value("member.inactive") is True:
-            return Outcome(Status.FAIL, EXPECTED, "inactive", KEYS, f"{who} is marked inactive")
+            return Outcome(Status.FAIL, EXPECTED, INACTIVE, KEYS, f"{who} is marked inactive")
         return Outcome(Status.PASS, EXPECTED, "active", KEYS)
+
+    def actual_values(self) -> ActualValues:
+        return ActualValues((NOT_FOUND, INACTIVE))

@@ -7,7 +7,15 @@ from typing import Literal
 from pydantic import Field
 
 from monitor.core.findings import Status
-from monitor.core.rules.base import LEVELS, NOT_SET, Context, Outcome, Requirement, level_rank
+from monitor.core.rules.base import (
+    LEVELS,
+    NOT_SET,
+    ActualValues,
+    Context,
+    Outcome,
+    Requirement,
+    level_rank,
+)
 from monitor.core.snapshot import permission_key
 
 Operation = Literal["add", "edit", "delete", "inquire"]
@@ -47,3 +55,7 @@ class PermissionRequirement(Requirement):
             )
         passed = level_rank(actual) >= level_rank(self.level)
         return Outcome(Status.PASS if passed else Status.FAIL, self.level, actual, keys)
+
+    def actual_values(self) -> ActualValues:
+        # "Mine" is the UI's word for the API's "My" (normalize.py reads both).
+        return ActualValues((*LEVELS, NOT_SET), {"Mine": "My"})

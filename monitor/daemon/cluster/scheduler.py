@@ -12,7 +12,7 @@ single-node one. Each node:
   ``FOR UPDATE SKIP LOCKED``) itself, and leaves every other periodic job (the weekly report)
   to the leader's clock, so it runs once per cluster.
 
-Recovery (the trap in ../shared/scheduling.md): a check running on a node that died stays
+Recovery (the trap in docs/scheduling.md): a check running on a node that died stays
 ``doing`` and holds its tenant's ``lock``. Procrastinate's own stalled-job *retry* would put it
 back to ``todo``, colliding with the queueing lock when a newer check already waits, which
 locks the tenant out for good. The leader instead finishes such a job as *failed* and defers a
