@@ -1,4 +1,10 @@
-"""Shared fixtures: PostgreSQL from the environment and databases on both engines.
+"""Shared fixtures: PostgreSQL from the environment and databases on both engines; and the
+Hypothesis profiles.
+
+Hypothesis profiles: ``ci`` (the default, used by ``make test``) is derandomized (a fixed seed:
+the same examples every run, so a red build is reproducible) with a bounded number of examples
+and no example database; ``thorough`` (``pytest --hypothesis-profile=thorough``, for developers)
+draws many more, freshly random examples and keeps failures in ``.hypothesis/``.
 
 Area fixtures live in each tests/<area>/conftest.py; helpers they share by import live in
 uniquely named modules beside them (a ``from conftest import`` would pick whichever conftest
@@ -12,9 +18,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from monitor.store.database import Database
 from monitor.store.scratch import scratch_postgres
+
+# Examples here run whole checks over HTTP and SQLite: no per-example deadline, and a slow
+# example is not a failed health check.
+_SLOW_OK = [HealthCheck.too_slow]
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=60,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_OK,
+)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=_SLOW_OK
+)
+# ``--hypothesis-profile`` on the command line is applied after this and wins.
+settings.load_profile(os.environ.get("CWDRIFT_HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -8,7 +8,13 @@ recorded in ``RawTenant.unknown`` with the reason:
   list (``/system/mySecurity/customizeItems/``); there is no per-role endpoint
   (../shared/connectwise-api.md §2, §10 question 1);
 * ``role`` in integration mode when the role record answers 403: the Mobius role does not grant
-  System > Security Roles, and it should not have to.
+  System > Security Roles, and it should not have to;
+* ``role`` (and in auditor mode ``permission``, read through the role) when the API member is
+  not found or its security role id was not returned.
+
+Everything else ConnectWise left out or sent in an unexpected form is decided by the typed
+records (monitor/connectwise/records.py): a body of the wrong shape or an unidentifiable row is
+a MalformedResponse here; a defective field becomes one unknown setting in ``normalize``.
 
 Credential modes (see monitor.core.snapshot.CredentialMode): the keys belong either to the monitored
 integration member itself (integration mode: its permissions are ``/system/mySecurity``), or to a
@@ -23,8 +29,27 @@ from collections.abc import Coroutine
 from typing import Any
 
 from monitor.connectwise.client import ConnectWiseClient
-from monitor.connectwise.normalize import find_member
-from monitor.connectwise.raw import Json, RawTenant
+from monitor.connectwise.raw import RawTenant
+from monitor.connectwise.records import (
+    ACCOUNTING_SETUP,
+    API_MEMBERS,
+    CUSTOMIZE_ITEMS,
+    GL_CAPTIONS,
+    MY_SECURITY,
+    SETUP_SCREENS,
+    AccountingPackageSetup,
+    ApiMember,
+    CustomizeItem,
+    GLCaption,
+    MySecurity,
+    Record,
+    SecurityRole,
+    SecurityRoleSetting,
+    SetupScreen,
+    find_member,
+    parse_one,
+    parse_rows,
+)
 from monitor.core.snapshot import CredentialMode
 from monitor.errors import ConfigError, CwdriftError, MalformedResponse, PermissionDenied
 
@@ -39,14 +64,22 @@ AUDITOR_CUSTOMIZE_REASON = (
 async def collect_tenant(
     client: ConnectWiseClient, *, tenant_id: str, integration_member: str
 ) -> RawTenant:
-    """One complete read of a tenant, or a typed error (never a partial RawTenant)."""
+    """One complete read of a tenant, or a typed error (never a partial RawTenant).
+
+    Each body is parsed into typed records (monitor/connectwise/records.py) as it arrives: a
+    body of the wrong shape, or rows that cannot be identified, raise MalformedResponse here.
+    """
     conditions = member_condition(integration_member, tenant_id=tenant_id)
-    my_security, api_members, accounting, gl_captions = await _together(
-        client.get_list("/system/mySecurity"),
-        client.get_list("/system/apiMembers", {"conditions": conditions}),
-        client.get_list("/finance/accountingPackageSetup"),
-        client.get_list("/finance/glCaptions"),
+    my_security_body, members_body, accounting_body, gl_body = await _together(
+        client.get_list(MY_SECURITY),
+        client.get_list(API_MEMBERS, {"conditions": conditions}),
+        client.get_list(ACCOUNTING_SETUP),
+        client.get_list(GL_CAPTIONS),
     )
+    my_security = parse_rows(my_security_body, MySecurity, endpoint=MY_SECURITY)
+    api_members = parse_rows(members_body, ApiMember, endpoint=API_MEMBERS)
+    accounting = parse_rows(accounting_body, AccountingPackageSetup, endpoint=ACCOUNTING_SETUP)
+    gl_captions = parse_rows(gl_body, GLCaption, endpoint=GL_CAPTIONS)
     caller = caller_of(my_security)
     mode = (
         CredentialMode.INTEGRATION
@@ -54,29 +87,42 @@ async def collect_tenant(
         else CredentialMode.AUDITOR
     )
     member = find_member(api_members, integration_member)
-    role_id = _role_id(member)
-    _warn_if_several(tenant_id, "/finance/accountingPackageSetup", accounting)
-    _warn_if_several(tenant_id, "/finance/glCaptions", gl_captions)
+    role_id, no_role = _role_id(member, integration_member)
+    _warn_if_several(tenant_id, ACCOUNTING_SETUP, accounting)
+    _warn_if_several(tenant_id, GL_CAPTIONS, gl_captions)
     log.debug("tenant %s: caller %s, %s mode", tenant_id, caller, mode.value)
 
     unknown: dict[str, str] = {}
-    role: Json | None = None
-    customize_items: list[Json] | None = None
-    setup_screens: list[Json] | None = None
+    if no_role and member is not None:
+        unknown["role"] = no_role
+    role: SecurityRole | None = None
+    role_settings: tuple[SecurityRoleSetting, ...] = my_security
+    settings_endpoint = MY_SECURITY
+    customize_items: tuple[CustomizeItem, ...] | None = None
+    setup_screens: tuple[SetupScreen, ...] | None = None
     if mode is CredentialMode.INTEGRATION:
-        role_settings = my_security
-        customize_items, setup_screens, role = await _together(
-            client.get_list("/system/mySecurity/customizeItems/"),
-            client.get_list("/system/setupScreens"),
+        items_body, screens_body, role = await _together(
+            client.get_list(CUSTOMIZE_ITEMS),
+            client.get_list(SETUP_SCREENS),
             _role_if_readable(client, role_id, unknown),
         )
+        customize_items = parse_rows(items_body, CustomizeItem, endpoint=CUSTOMIZE_ITEMS)
+        setup_screens = parse_rows(screens_body, SetupScreen, endpoint=SETUP_SCREENS)
     else:
         unknown["customize"] = AUDITOR_CUSTOMIZE_REASON
-        role_settings = []
-        if role_id is not None:
-            role, role_settings = await _together(
-                client.get_one(f"/system/securityroles/{role_id}"),
-                client.get_list(f"/system/securityRoles/{role_id}/settings"),
+        role_settings = ()
+        if role_id is None:
+            # The role's permissions are read through the member: without it they are unknown.
+            unknown["role"] = unknown["permission"] = no_role
+        else:
+            role_endpoint = f"/system/securityroles/{role_id}"
+            settings_endpoint = f"/system/securityRoles/{role_id}/settings"
+            role_body, settings_body = await _together(
+                client.get_one(role_endpoint), client.get_list(settings_endpoint)
+            )
+            role = parse_one(role_body, SecurityRole, endpoint=role_endpoint)
+            role_settings = parse_rows(
+                settings_body, SecurityRoleSetting, endpoint=settings_endpoint
             )
     return RawTenant(
         tenant_id=tenant_id,
@@ -91,6 +137,7 @@ async def collect_tenant(
         accounting_setup=accounting,
         gl_captions=gl_captions,
         unknown=unknown,
+        settings_endpoint=settings_endpoint,
     )
 
 
@@ -106,40 +153,46 @@ def member_condition(identifier: str, *, tenant_id: str) -> str:
     return f'identifier="{text}"'
 
 
-def caller_of(rows: list[Json]) -> str:
+def caller_of(rows: tuple[MySecurity, ...]) -> str:
     """The identifier of the member whose keys made the request (every mySecurity row names it)."""
     callers: set[str] = set()
     for row in rows:
-        member = row.get("member")
-        identifier = member.get("identifier") if isinstance(member, dict) else None
-        if isinstance(identifier, str) and identifier.strip():
+        identifier = row.member_identifier
+        if identifier is not None and identifier.strip():
             callers.add(identifier.strip())
     if len({c.casefold() for c in callers}) != 1:
         found = "no member" if not callers else f"several members ({', '.join(sorted(callers))})"
         raise MalformedResponse(
-            f"/system/mySecurity named {found}, so it is unknown whose keys these are",
-            endpoint="/system/mySecurity",
+            f"{MY_SECURITY} named {found}, so it is unknown whose keys these are",
+            endpoint=MY_SECURITY,
             fix="check that the keys belong to an API member with a security role",
         )
     return callers.pop()
 
 
-def _role_id(member: Json | None) -> int | None:
+def _role_id(member: ApiMember | None, identifier: str) -> tuple[int | None, str]:
+    """The member's security role id, or None and why it is not known."""
     if member is None:
-        return None
-    reference = member.get("securityRole")
-    role_id = reference.get("id") if isinstance(reference, dict) else None
-    return role_id if isinstance(role_id, int) and not isinstance(role_id, bool) else None
+        return None, (
+            f"the API member {identifier!r} was not found, so its security role could not be read"
+        )
+    problem = member.problem("securityRole.id")
+    role_id = member.value("securityRole.id")
+    if problem is not None or not isinstance(role_id, int):
+        why = problem.reason if problem else "the API member has no security role"
+        return None, f"{why}, so the member's security role could not be read"
+    return role_id, ""
 
 
 async def _role_if_readable(
     client: ConnectWiseClient, role_id: int | None, unknown: dict[str, str]
-) -> Json | None:
+) -> SecurityRole | None:
     """The role record in integration mode; a 403 is expected and recorded as unknown."""
     if role_id is None:
         return None
+    endpoint = f"/system/securityroles/{role_id}"
     try:
-        return await client.get_one(f"/system/securityroles/{role_id}")
+        return parse_one(await client.get_one(endpoint), SecurityRole, endpoint=endpoint)
     except PermissionDenied as exc:
         permission = exc.permission or "System > Security Roles: Inquire"
         unknown["role"] = (
@@ -150,9 +203,9 @@ async def _role_if_readable(
         return None
 
 
-def _warn_if_several(tenant_id: str, endpoint: str, records: list[Json]) -> None:
+def _warn_if_several(tenant_id: str, endpoint: str, records: tuple[Record, ...]) -> None:
     if len(records) > 1:
-        ids = sorted(str(r.get("id")) for r in records)
+        ids = sorted(str(getattr(r, "id", None)) for r in records)
         log.warning(
             "tenant %s: %s returned %d records (ids %s); using the lowest id",
             tenant_id,

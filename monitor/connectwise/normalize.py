@@ -1,10 +1,13 @@
-"""Raw ConnectWise payloads -> the canonical :class:`Snapshot` (pure: no I/O, no clock).
+"""Typed ConnectWise records -> the canonical :class:`Snapshot` (pure: no I/O, no clock).
 
-Key and label conventions are documented in monitor/core/snapshot.py. Sources for the special cases:
+Key and label conventions are documented in monitor/core/snapshot.py; what a missing, ``null``
+or wrongly typed field means is decided per field in monitor/connectwise/records.py. Here every
+field the records could not read becomes an *unknown* setting (``Snapshot.unknown``) with the
+record's reason, and an empty list ConnectWise never answers makes its section unknown. Sources
+for the other special cases:
 
 * permission rows are matched by module/function *names* (the identifiers are unpublished,
-  ../shared/connectwise-api.md §3.2 and open question 4); levels are "None" | "My" | "All",
-  null meaning "None", and the UI's "Mine" is the API's "My";
+  ../shared/connectwise-api.md §3.2 and open question 4);
 * the Table Setup customize ``itemIdentifier`` format is undocumented (§3.4): a setup screen
   id, a name or "Category / Name" are all accepted;
 * AccountingPackageSetup fields and their UI labels are §3.9; GL captions are §3.10.
@@ -13,23 +16,28 @@ Key and label conventions are documented in monitor/core/snapshot.py. Sources fo
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from monitor.connectwise.raw import Json, RawTenant
-from monitor.core.snapshot import (
-    CredentialMode,
-    Setting,
-    Snapshot,
-    customize_key,
-    permission_key,
-    slug,
+from monitor.connectwise.raw import RawTenant
+from monitor.connectwise.records import (
+    ACCOUNTING_SETUP,
+    GL_CAPTIONS,
+    SETUP_SCREENS,
+    AccountingPackageSetup,
+    CustomizeItem,
+    GLCaption,
+    Record,
+    SecurityRole,
+    SecurityRoleSetting,
+    SetupScreen,
+    empty_reason,
+    find_member,
+    record_in_force,
 )
-from monitor.errors import MalformedResponse
+from monitor.core.snapshot import Setting, Snapshot, Value, customize_key, permission_key, slug
 
 TABLE_SETUP_CUSTOMIZE = "SystemTableSetup"
-OPS = ("add", "edit", "delete", "inquire")
 GL_SEGMENTS = range(1, 11)
 
 # AccountingPackageSetup (spec 2025.8) field -> UI label (System > Setup Tables > Accounting
@@ -54,159 +62,112 @@ ACCOUNTING_FIELDS: dict[str, str] = {
     "includeCogsEntriesFlag": "Include COGS Entries",
     "includeCogsDropShipFlag": "Include COGS for Drop-Ship",
 }
-_NOT_SETTINGS = frozenset({"id", "accountingPackage", "_info"})
 
-_LEVELS = {"none": "None", "my": "My", "mine": "My", "all": "All"}
-# What ConnectWise sends almost always; anything else goes through normalize_level.
-_EXACT_LEVELS = {None: "None", "None": "None", "My": "My", "All": "All"}
-# (op, SecurityRoleSetting field), e.g. ("add", "addLevel").
-_LEVEL_FIELDS = tuple((op, f"{op}Level") for op in OPS)
 _LEVEL_RANK = {"None": 0, "My": 1, "All": 2}
+
+Unknown = dict[str, str]  # setting key or section -> why it could not be read
 
 
 def normalize(raw: RawTenant, collected_at: datetime) -> Snapshot:
     """Build the snapshot of one complete tenant read."""
+    unknown: Unknown = dict(raw.unknown)
     settings: list[Setting] = []
-    settings += _member_settings(raw)
-    settings += _role_settings(raw.role)
-    settings += _permission_settings(raw.role_settings, endpoint=_settings_endpoint(raw))
+    settings += _member_settings(raw, unknown)
+    settings += _role_settings(raw.role, unknown)
+    settings += _permission_settings(raw, unknown)
     if raw.customize_items is not None:
-        settings += _customize_settings(raw.customize_items, raw.setup_screens or [])
-    settings += _accounting_settings(raw.accounting_setup)
-    settings += _gl_settings(raw.gl_captions)
+        settings += _customize_settings(raw.customize_items, raw.setup_screens or (), unknown)
+    settings += _accounting_settings(raw.accounting_setup, unknown)
+    settings += _gl_settings(raw.gl_captions, unknown)
     return Snapshot.build(
         tenant_id=raw.tenant_id,
         collected_at=collected_at,
         credential_mode=raw.mode,
         settings=settings,
-        unknown=raw.unknown,
+        unknown=unknown,
     )
 
 
-def _settings_endpoint(raw: RawTenant) -> str:
-    if raw.mode is CredentialMode.INTEGRATION:
-        return "/system/mySecurity"
-    return "/system/securityRoles/{id}/settings"
-
-
-# -- provenance ------------------------------------------------------------------------------
-
-
-def _info(record: Json) -> tuple[str | None, str | None]:
-    """(updatedBy, lastUpdated) from a record's ``_info`` map, when ConnectWise gave them."""
-    info = record.get("_info")
-    if not isinstance(info, dict):
-        return None, None
-    by, at = info.get("updatedBy"), info.get("lastUpdated")
-    return (by if isinstance(by, str) else None, at if isinstance(at, str) else None)
-
-
-def _setting(key: str, label: str, value: Any, source: Json | None = None) -> Setting:
-    by, at = _info(source) if source is not None else (None, None)
-    return Setting(key=key, label=label, value=_scalar(value), updated_by=by, last_updated=at)
-
-
-def _scalar(value: Any) -> str | bool | int | None:
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return str(value)
+def _read(unknown: Unknown, key: str, label: str, record: Record, field: str) -> list[Setting]:
+    """The setting for ``record.field`` (``securityRole.name`` reads inside a reference), or
+    nothing and the reason in ``unknown``. Who changed it is the record's ``_info``."""
+    value: Value = record.value(field)
+    if value is None:  # a field left out, null, or removed for its wrong type: say which
+        problem = record.problem(field)
+        unknown[key] = problem.reason if problem else f"{field} was not read"
+        return []
+    by, at = record.provenance()
+    return [Setting(key, label, value, by, at)]
 
 
 # -- member and role -------------------------------------------------------------------------
 
 
-def find_member(api_members: Iterable[Json], identifier: str) -> Json | None:
-    """The API member whose identifier equals ``identifier`` (case-insensitive), if any."""
-    wanted = identifier.casefold()
-    for member in api_members:
-        found = member.get("identifier")
-        if isinstance(found, str) and found.casefold() == wanted:
-            return member
-    return None
-
-
-def _member_settings(raw: RawTenant) -> list[Setting]:
+def _member_settings(raw: RawTenant, unknown: Unknown) -> list[Setting]:
     member = find_member(raw.api_members, raw.integration_member)
     if member is None:
         return [
-            _setting("member.identifier", "API member", raw.integration_member),
-            _setting("member.found", "API member exists", False),
+            Setting("member.identifier", "API member", raw.integration_member),
+            Setting("member.found", "API member exists", False),
         ]
-    reference = member.get("securityRole")
-    role: Json = reference if isinstance(reference, dict) else {}
-    return [
-        _setting("member.identifier", "API member", member.get("identifier"), member),
-        _setting("member.found", "API member exists", True, member),
-        _setting("member.inactive", "API member inactive", member.get("inactiveFlag"), member),
-        _setting("member.role", "API member security role", role.get("name"), member),
-        _setting("member.role_id", "API member security role id", role.get("id"), member),
+    by, at = member.provenance()
+    settings = [
+        Setting("member.identifier", "API member", member.identifier, by, at),
+        Setting("member.found", "API member exists", True, by, at),
+        *_read(unknown, "member.inactive", "API member inactive", member, "inactiveFlag"),
     ]
+    settings += _read(
+        unknown, "member.role", "API member security role", member, "securityRole.name"
+    )
+    settings += _read(
+        unknown, "member.role_id", "API member security role id", member, "securityRole.id"
+    )
+    return settings
 
 
-def _role_settings(role: Json | None) -> list[Setting]:
+def _role_settings(role: SecurityRole | None, unknown: Unknown) -> list[Setting]:
     if role is None:
         return []
     return [
-        _setting("role.name", "Security role name", role.get("name"), role),
-        _setting("role.id", "Security role id", role.get("id"), role),
-        _setting("role.admin", "Security role is an admin role", role.get("adminFlag"), role),
-        _setting("role.inactive", "Security role inactive", role.get("inactiveFlag"), role),
+        *_read(unknown, "role.name", "Security role name", role, "name"),
+        *_read(unknown, "role.id", "Security role id", role, "id"),
+        *_read(unknown, "role.admin", "Security role is an admin role", role, "adminFlag"),
+        *_read(unknown, "role.inactive", "Security role inactive", role, "inactiveFlag"),
     ]
 
 
 # -- permissions -----------------------------------------------------------------------------
 
 
-def normalize_level(value: Any, *, where: str, endpoint: str) -> str:
-    """A SecurityRoleSetting level as "None" | "My" | "All" (null is "None", "Mine" is "My")."""
-    if value is None:
-        return "None"
-    if isinstance(value, str):
-        level = _LEVELS.get(value.strip().lower())
-        if level is not None:
-            return level
-    # An unknown level would otherwise be compared as drift; treat it as a read we cannot trust.
-    raise MalformedResponse(
-        f"unexpected permission level {str(value)[:20]!r} in {where}",
-        endpoint=endpoint,
-        fix="ConnectWise may have changed its levels; report this so cwdrift can learn the value",
-    )
-
-
-def _name(row: Json, primary: str, fallback: str) -> str | None:
-    for field in (primary, fallback):
-        value = row.get(field)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
-def _permission_settings(rows: Iterable[Json], *, endpoint: str) -> list[Setting]:
+def _permission_settings(raw: RawTenant, unknown: Unknown) -> list[Setting]:
     # The hot loop of a check (~500 settings per tenant): names and provenance are read once
-    # per row, keys and labels come from a cache, and exact level spellings skip normalize_level.
+    # per row, keys and labels come from a cache.
+    rows = raw.role_settings
+    if not rows:
+        unknown.setdefault("permission", empty_reason(raw.settings_endpoint))
+        return []
     best: dict[str, Setting] = {}
+    unread: dict[str, str] = {}
     for row in rows:
-        module = _name(row, "moduleName", "moduleDescription")
-        function = _name(row, "moduleFunctionName", "moduleFunctionDescription")
-        if module is None or function is None:
-            raise MalformedResponse(
-                f"a security role row (id {row.get('id')!r}) has no module or function name",
-                endpoint=endpoint,
-                fix="ConnectWise may have changed the row shape; report this",
-            )
-        by, at = _info(row)
+        module, function = row.module, row.function
+        assert module is not None and function is not None  # records refuse rows without them
+        by, at = row.provenance()
         for key, label, field in _permission_names(module, function):
-            value = row.get(field)
-            try:
-                level = _EXACT_LEVELS[value]
-            except (KeyError, TypeError):  # another spelling, or not a level at all
-                level = normalize_level(value, where=label, endpoint=endpoint)
+            level = getattr(row, field)
+            if level is None:
+                problem = row.problem(field, of=f"{module} > {function}")
+                unread.setdefault(key, problem.reason if problem else f"{field} was not read")
+                continue
             current = best.get(key)
             # Two rows with the same names: keep the most permissive, which is what applies.
             if current is None or _LEVEL_RANK[level] > _LEVEL_RANK[str(current.value)]:
                 best[key] = Setting(key, label, level, by, at)
+    for key, reason in unread.items():
+        # Another row for the same function granting All settles it; anything less may be
+        # outranked by the level that could not be read.
+        if key not in best or best[key].value != "All":
+            best.pop(key, None)
+            unknown[key] = reason
     return list(best.values())
 
 
@@ -215,7 +176,7 @@ def _permission_names(module: str, function: str) -> tuple[tuple[str, str, str],
     """(setting key, label, level field) of each op of one permission row."""
     return tuple(
         (permission_key(module, function, op), f"{module} > {function}: {op.capitalize()}", field)
-        for op, field in _LEVEL_FIELDS
+        for op, field in SecurityRoleSetting.LEVEL_FIELDS
     )
 
 
@@ -231,24 +192,21 @@ def _compact(text: str) -> str:
 class _ScreenIndex:
     """Look up setup screens by id, by name (when unique) or by "Category / Name"."""
 
-    def __init__(self, screens: Iterable[Json]) -> None:
+    def __init__(self, screens: Iterable[SetupScreen]) -> None:
         self.by_id: dict[str, tuple[str, str]] = {}
         self.by_full: dict[str, tuple[str, str]] = {}
-        by_name: dict[str, list[tuple[str, str]]] = {}
+        self.by_name: dict[str, list[tuple[str, str]]] = {}
         for screen in screens:
-            category, name = screen.get("category"), screen.get("name")
-            if not isinstance(category, str) or not isinstance(name, str):
-                continue
-            pair = (category.strip(), name.strip())
-            if screen.get("id") is not None:
-                self.by_id[str(screen["id"]).strip()] = pair
-            compact_name = _compact(name)
-            self.by_full[_compact(category) + "/" + compact_name] = pair
-            by_name.setdefault(compact_name, []).append(pair)
-        # A bare name shared by two categories is ambiguous: do not guess.
-        self.by_name = {key: pairs[0] for key, pairs in by_name.items() if len(pairs) == 1}
+            pair = (screen.category.strip(), screen.name.strip())
+            self.by_id[str(screen.id)] = pair
+            compact_name = _compact(screen.name)
+            self.by_full[_compact(screen.category) + "/" + compact_name] = pair
+            names = self.by_name.setdefault(compact_name, [])
+            if pair not in names:  # the same screen listed twice is still one screen
+                names.append(pair)
 
-    def resolve(self, identifier: str) -> tuple[str, str] | None:
+    def resolve(self, identifier: str) -> tuple[str, str] | list[tuple[str, str]] | None:
+        """The screen, the screens a bare name could be (when ambiguous), or None if unknown."""
         text = identifier.strip()
         if text in self.by_id:
             return self.by_id[text]
@@ -256,83 +214,103 @@ class _ScreenIndex:
             category, _, name = text.partition("/")
             found = self.by_full.get(_compact(category) + "/" + _compact(name))
             return found or (category.strip(), name.strip())  # already in UI form
-        return self.by_name.get(_compact(text))
+        candidates = self.by_name.get(_compact(text))
+        if candidates is None:
+            return None
+        return candidates[0] if len(candidates) == 1 else candidates
 
 
-def _customize_settings(items: Iterable[Json], screens: Iterable[Json]) -> list[Setting]:
+def _customize_settings(
+    items: Iterable[CustomizeItem], screens: tuple[SetupScreen, ...], unknown: Unknown
+) -> list[Setting]:
+    if not screens:
+        # Items name setup screens; with no catalogue, an allowed table could look missing.
+        unknown["customize"] = empty_reason(SETUP_SCREENS)
+        return []
     index = _ScreenIndex(screens)
     settings: dict[str, Setting] = {}
     for item in items:
-        kind = item.get("customizeIdentifier")
-        if not isinstance(kind, str) or kind.casefold() != TABLE_SETUP_CUSTOMIZE.casefold():
+        if item.customizeIdentifier.casefold() != TABLE_SETUP_CUSTOMIZE.casefold():
             continue
-        identifier = item.get("itemIdentifier")
-        if identifier is None or not str(identifier).strip():
+        raw_id = item.itemIdentifier.strip()
+        found = index.resolve(raw_id)
+        if isinstance(found, tuple) and slug(found[0]) and slug(found[1]):
+            key = customize_key(*found)
+            settings[key] = Setting(key, f"Table Setup > Customize: {found[0]} / {found[1]}", True)
             continue
-        raw_id = str(identifier).strip()
-        pair = index.resolve(raw_id)
-        if pair is not None and slug(pair[0]) and slug(pair[1]):
-            key = customize_key(*pair)
-            label = f"Table Setup > Customize: {pair[0]} / {pair[1]}"
+        key = f"customize.{slug(raw_id) or raw_id}"
+        if isinstance(found, list):
+            # A bare name shared by two categories is not guessed; it is none of the others.
+            options = " or ".join(f"{c} / {n}" for c, n in found)
+            label = f"Table Setup > Customize: {raw_id} ({options})"
+            settings[key] = Setting(key, label, True)
         else:
-            # Kept under its raw identifier so it is still visible (and diffed), not dropped.
-            key = f"customize.{slug(raw_id) or raw_id}"
-            label = f"Table Setup > Customize: {raw_id} (not in the setup screen list)"
-        settings[key] = _setting(key, label, True)
+            # Not in the catalogue: it may be any table, including one a rule looks for.
+            unknown[key] = (
+                f"the Table Setup customize item {raw_id[:60]!r} on /system/mySecurity/"
+                f"customizeItems/ is not in {SETUP_SCREENS}, so the table it allows is unknown"
+            )
     return list(settings.values())
 
 
 # -- accounting package and GL captions ------------------------------------------------------
 
 
-def first_record(records: Iterable[Json]) -> Json | None:
-    """The record with the lowest id (ConnectWise keeps one; extras are ignored, see collect)."""
-
-    def order(record: Json) -> tuple[int, int]:
-        rid = record.get("id")
-        return (0, rid) if isinstance(rid, int) else (1, 0)
-
-    ordered = sorted(records, key=order)
-    return ordered[0] if ordered else None
-
-
-def _accounting_settings(records: list[Json]) -> list[Setting]:
-    """Every AccountingPackageSetup field; with no record every value is None ("not set up")."""
-    record = first_record(records)
-    source: Json = record or {}
-    package = source.get("accountingPackage")
-    package_id = None
-    if isinstance(package, Mapping):
-        package_id = package.get("identifier") or package.get("name")
-    settings = [_setting("accounting.package", "Accounting Package", package_id, record)]
+def _accounting_settings(
+    records: tuple[AccountingPackageSetup, ...], unknown: Unknown
+) -> list[Setting]:
+    """Every AccountingPackageSetup field the spec defines; unknown fields are ignored."""
+    record = record_in_force(records)
+    if record is None:
+        unknown["accounting"] = empty_reason(ACCOUNTING_SETUP)
+        return []
+    package = "accountingPackage.identifier"
+    settings = _read(unknown, "accounting.package", "Accounting Package", record, package)
     for field, label in ACCOUNTING_FIELDS.items():
-        settings.append(_setting(f"accounting.{field}", label, source.get(field), record))
-    # Fields newer than spec 2025.8 are kept too, so a new setting shows up as a change.
-    for field, value in source.items():
-        if field in ACCOUNTING_FIELDS or field in _NOT_SETTINGS:
-            continue
-        if value is None or isinstance(value, str | bool | int | float):
-            settings.append(_setting(f"accounting.{field}", field, value, record))
+        settings += _read(unknown, f"accounting.{field}", label, record, field)
     return settings
 
 
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip())
-
-
-def _gl_settings(records: list[Json]) -> list[Setting]:
-    record = first_record(records)
+def _gl_settings(records: tuple[GLCaption, ...], unknown: Unknown) -> list[Setting]:
+    record = record_in_force(records)
     if record is None:
+        unknown["gl"] = empty_reason(GL_CAPTIONS)
         return []
+    by, at = record.provenance()
     settings: list[Setting] = []
+
+    def caption(field: str) -> str | None:
+        """The caption, None when not set; a caption that is not a string is unknown."""
+        value = getattr(record, field)
+        if value is None:
+            problem = record.problem(field)
+            if problem is not None and problem.kind == "wrong":
+                unknown[f"gl.{field}"] = problem.reason
+        return value if isinstance(value, str) else None
+
     for n in GL_SEGMENTS:
-        caption, kind = record.get(f"segment{n}"), record.get(f"segment{n}type")
-        if _present(caption) or _present(kind):
-            settings.append(_setting(f"gl.segment{n}", f"Account segment {n}", caption, record))
+        text = caption(f"segment{n}")
+        type_field = f"segment{n}type"
+        kind = record.problem(type_field) if getattr(record, type_field) is None else None
+        in_use = text is not None and text.strip() != ""
+        if in_use or (kind is None and getattr(record, type_field) is not None):
+            settings.append(Setting(f"gl.segment{n}", f"Account segment {n}", text, by, at))
+        if kind is None:
             settings.append(
-                _setting(f"gl.segment{n}type", f"Account segment {n} type", kind, record)
+                Setting(
+                    f"gl.{type_field}",
+                    f"Account segment {n} type",
+                    getattr(record, type_field),
+                    by,
+                    at,
+                )
             )
-        cogs = record.get(f"cogs{n}")
-        if _present(cogs):
-            settings.append(_setting(f"gl.cogs{n}", f"COGS segment {n}", cogs, record))
+        elif in_use or kind.kind == "wrong":
+            # A segment in use always has a type; one ConnectWise did not send is unknown.
+            unknown[f"gl.{type_field}"] = (
+                f"{kind.reason} (segment {n} {text!r} is in use)" if in_use else kind.reason
+            )
+        cogs = caption(f"cogs{n}")
+        if cogs is not None and cogs.strip():
+            settings.append(Setting(f"gl.cogs{n}", f"COGS segment {n}", cogs, by, at))
     return settings

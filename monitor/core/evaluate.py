@@ -12,10 +12,11 @@ Conventions the rest of cwdrift relies on:
 * A failing finding becomes ``waived`` only while a waiver for that rule pins exactly the actual
   value and has not expired; otherwise it stays ``fail`` and the note says why the waiver no
   longer covers it.
-* ``diff`` reports a section that became unreadable (or readable again) as one :class:`Change`
-  whose ``key`` is the bare section name (e.g. ``customize``) and whose values are
-  :data:`SECTION_READ` / :data:`SECTION_UNKNOWN`; settings inside a section are compared only
-  when the section was read in both snapshots, so a failed read never looks like removals.
+* ``diff`` reports a section or a single setting that became unreadable (or readable again) as
+  one :class:`Change` whose ``key`` is the bare section name (e.g. ``customize``) or the
+  setting's key, and whose values are :data:`SECTION_READ` / :data:`SECTION_UNKNOWN`; a setting
+  is compared only when it (and its section) was read in both snapshots, so a failed or
+  unexpected read never looks like a removal or a new value.
 """
 
 from __future__ import annotations
@@ -126,10 +127,10 @@ def diff(previous: Snapshot | None, current: Snapshot) -> list[Change]:
     """
     if previous is None:
         return []
-    changes = [*_section_changes(previous, current)]
+    changes = [*_unknown_changes(previous, current)]
     unreadable = set(previous.unknown) | set(current.unknown)
     for key in sorted(set(previous.settings) | set(current.settings)):
-        if section_of(key) in unreadable:
+        if key in unreadable or section_of(key) in unreadable:
             continue
         old, new = previous.get(key), current.get(key)
         if _same(_value(old), _value(new)):
@@ -149,15 +150,18 @@ def diff(previous: Snapshot | None, current: Snapshot) -> list[Change]:
     return sorted(changes, key=lambda c: c.key)
 
 
-def _section_changes(previous: Snapshot, current: Snapshot) -> list[Change]:
+def _unknown_changes(previous: Snapshot, current: Snapshot) -> list[Change]:
+    """A section or setting that became unreadable, or readable again."""
     changes = []
-    for section in sorted(set(previous.unknown) ^ set(current.unknown)):
-        if section in current.unknown:
-            label = f"{section} section could not be read: {current.unknown[section]}"
-            changes.append(Change(section, label, SECTION_READ, SECTION_UNKNOWN))
+    for key in sorted(set(previous.unknown) ^ set(current.unknown)):
+        known = current.get(key) or previous.get(key)
+        what = known.label if known is not None else key if "." in key else f"{key} section"
+        if key in current.unknown:
+            label = f"{what} could not be read: {current.unknown[key]}"
+            changes.append(Change(key, label, SECTION_READ, SECTION_UNKNOWN))
         else:
-            label = f"{section} section can be read again"
-            changes.append(Change(section, label, SECTION_UNKNOWN, SECTION_READ))
+            label = f"{what} can be read again"
+            changes.append(Change(key, label, SECTION_UNKNOWN, SECTION_READ))
     return changes
 
 

@@ -20,8 +20,14 @@ Setting keys (``<section>.<rest>``; slugs are lowercase words joined by ``_``):
     gl.segment<N> / gl.segment<N>type / gl.cogs<N>
                                           GL captions: segment captions and types, COGS captions
 
-A section the collector could not read by design (e.g. ``customize`` with auditor credentials)
-is listed in ``unknown`` with the reason; rules over it evaluate to *unknown*, never pass/fail.
+What could not be read is listed in ``unknown`` with the reason, never given a value:
+
+* a whole **section** (``customize`` with auditor credentials, ``accounting`` when ConnectWise
+  returned no record): every setting of it is unknown;
+* a single **setting** (``accounting.includeSalesTaxFlag`` when ConnectWise sent ``null`` or
+  ``"true"`` for it): that setting alone; the rest of its section was read.
+
+Rules reading an unknown key evaluate to *unknown* with the reason, never pass or fail.
 """
 
 from __future__ import annotations
@@ -147,7 +153,7 @@ class Snapshot:
     collected_at: datetime
     credential_mode: CredentialMode
     settings: Mapping[str, Setting]
-    unknown: Mapping[str, str] = field(default_factory=dict)
+    unknown: Mapping[str, str] = field(default_factory=dict)  # section or setting key -> why
 
     @classmethod
     def build(
@@ -175,8 +181,17 @@ class Snapshot:
         return None if setting is None else setting.value
 
     def unknown_reason(self, key: str) -> str | None:
-        """Why ``key`` could not be read, or None if its section was read."""
-        return self.unknown.get(section_of(key))
+        """Why setting ``key`` could not be read (it alone, or its section), or None."""
+        return self.unknown.get(key) or self.unknown.get(section_of(key))
+
+    def unknown_section(self, section: str) -> str | None:
+        """Why the whole ``section`` could not be read, or None if it was read."""
+        return self.unknown.get(section)
+
+    def unknown_settings(self, section: str) -> dict[str, str]:
+        """The single settings of a read ``section`` that could not be read, with the reasons."""
+        prefix = f"{section}."
+        return {key: why for key, why in self.unknown.items() if key.startswith(prefix)}
 
     def provenance(self) -> Provenance:
         """Who last changed each setting and when, as ConnectWise's ``_info`` said."""

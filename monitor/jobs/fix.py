@@ -28,9 +28,10 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.alerts.model import FixNote
-from monitor.connectwise.client import ConnectWiseClient
-from monitor.connectwise.normalize import find_member, first_record, normalize
-from monitor.connectwise.raw import Json, RawTenant
+from monitor.connectwise.client import ConnectWiseClient, Json
+from monitor.connectwise.normalize import normalize
+from monitor.connectwise.raw import RawTenant
+from monitor.connectwise.records import SecurityRole, find_member, record_in_force
 from monitor.core.evaluate import evaluate
 from monitor.core.findings import Finding, Status
 from monitor.core.remediation import RulePlan, modes_for, plan_fixes, plan_moved
@@ -225,18 +226,15 @@ async def _plan(
 
 
 def _targets(raw: RawTenant) -> Targets:
-    """The ids of the records a write would change, from the read."""
+    """The ids of the records a write would change, from the read (None: not read)."""
+    setup = record_in_force(raw.accounting_setup)
+    captions = record_in_force(raw.gl_captions)
     member = find_member(raw.api_members, raw.integration_member)
     return Targets(
-        accounting_setup_id=_id_of(first_record(raw.accounting_setup)),
-        gl_captions_id=_id_of(first_record(raw.gl_captions)),
-        api_member_id=_id_of(member),
+        accounting_setup_id=setup.id if setup is not None else None,
+        gl_captions_id=captions.id if captions is not None else None,
+        api_member_id=member.id if member is not None else None,
     )
-
-
-def _id_of(record: Json | None) -> int | None:
-    value = record.get("id") if record is not None else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _needs_roles(
@@ -267,7 +265,9 @@ async def _with_roles(rt: Runtime, tenant: TenantConfig, targets: Targets) -> Ta
         )
     except ConnectWiseError as exc:
         return _replace_roles(targets, None, f"reading the security roles failed: {exc.message}")
-    roles = tuple(role for row in rows if (role := _role_option(row)) is not None)
+    endpoint = "/system/securityroles"
+    parsed = [SecurityRole.parse(row, endpoint=endpoint, row=i) for i, row in enumerate(rows)]
+    roles = tuple(role for record in parsed if (role := _role_option(record)) is not None)
     return _replace_roles(targets, roles, "")
 
 
@@ -281,16 +281,19 @@ def _replace_roles(targets: Targets, roles: tuple[RoleOption, ...] | None, why: 
     )
 
 
-def _role_option(row: Json) -> RoleOption | None:
-    role_id, name = row.get("id"), row.get("name")
-    if not isinstance(role_id, int) or isinstance(role_id, bool) or not isinstance(name, str):
+def _role_option(role: SecurityRole) -> RoleOption | None:
+    if role.id is None or role.name is None:
         return None  # a role we cannot name is never chosen
-    return RoleOption(
-        id=role_id,
-        name=name,
-        admin=row.get("adminFlag") is True,
-        inactive=row.get("inactiveFlag") is True,
-    )
+    # A flag sent as something other than a boolean is not trusted to mean "no": such a role
+    # counts as Admin (never given) and inactive (never chosen).
+    admin = role.adminFlag is True or _sent_wrong(role, "adminFlag")
+    inactive = role.inactiveFlag is True or _sent_wrong(role, "inactiveFlag")
+    return RoleOption(id=role.id, name=role.name, admin=admin, inactive=inactive)
+
+
+def _sent_wrong(role: SecurityRole, field: str) -> bool:
+    problem = role.problem(field)
+    return problem is not None and problem.kind == "wrong"
 
 
 # -- applying ----------------------------------------------------------------------------------

@@ -30,10 +30,11 @@ What is simulated (as documented; see ../shared/connectwise-api.md and
   otherwise); ``fields`` and ``orderBy`` are ignored (full rows, ordered by id).
 * Faults per tenant, path glob and (optionally) method: status, rate_limit (429 +
   ``Retry-After``), latency, malformed_json, html_error, wrong_shape, connection_reset,
-  broken_paging; for writes not_persisted (a 200 that did not land), validation_error (400),
-  error_after_write (landed, then 500) and timeout_after_write (landed, then no answer); and
-  per-tenant latency. Every write (POST/PUT/PATCH/DELETE) is counted per tenant, endpoint and
-  method.
+  broken_paging, mangle (a field left out, ``null`` or of another type, a list emptied,
+  truncated or with rows twice, an unknown field added: ``mangle.py``); for writes
+  not_persisted (a 200 that did not land), validation_error (400), error_after_write (landed,
+  then 500) and timeout_after_write (landed, then no answer); and per-tenant latency. Every
+  write (POST/PUT/PATCH/DELETE) is counted per tenant, endpoint and method.
 
 Assumptions (not documented by ConnectWise; verify on a live tenant):
 

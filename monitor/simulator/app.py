@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from monitor.simulator import render
 from monitor.simulator.access import Caller
 from monitor.simulator.control import control_routes
+from monitor.simulator.mangle import Mangle, mangle_body
 from monitor.simulator.query import QueryError, filter_rows, link_header, page_of, parse_conditions
 from monitor.simulator.responses import Problem, Refusal, error_response, invalid
 from monitor.simulator.routes import (
@@ -197,9 +198,14 @@ class SimulatorApp:
         answer: Callable[[bool], Response],
         routed: Routed | None = None,
     ) -> Response:
-        """Apply the tenant's matching faults around the normal ``answer`` of a read."""
+        """Apply the tenant's matching faults around the normal ``answer``.
+
+        The first fault that replaces the answer wins; ``mangle`` faults all apply, in the order
+        they were added, to the body of the answer.
+        """
         force_next = False
         chosen: FaultState | None = None
+        mangles: list[Mangle] = []
         is_list = routed is not None and routed.shape == "list"
         page = params.get("page", "1")
         for fault_state in self.state.matching_faults(tenant.company_id, path):
@@ -217,12 +223,16 @@ class SimulatorApp:
                     continue
                 force_next = True  # page 1 always promises a page 2 that will fail
                 continue
+            if kind == "mangle" and fault_state.fault.mangle is not None:
+                if self.state.consume_fault(tenant.company_id, fault_state):
+                    mangles.append(fault_state.fault.mangle)
+                continue
             if self.state.consume_fault(tenant.company_id, fault_state):
                 chosen = fault_state
                 break
-        if chosen is None:
-            return answer(force_next)
-        return _fault_response(chosen, lambda: answer(False))
+        if chosen is not None:
+            return _fault_response(chosen, lambda: answer(False))
+        return _mangled(answer(force_next), mangles) if mangles else answer(force_next)
 
     def _answer(
         self,
@@ -355,6 +365,19 @@ async def _until_disconnected(request: Request, seconds: float) -> None:
 
 def _status_of(response: Response) -> int:
     return 0 if isinstance(response, _ResetResponse) else response.status_code
+
+
+def _mangled(normal: Response, mangles: list[Mangle]) -> Response:
+    """The answer with its body rewritten by each mangle; an error answer is left alone."""
+    if normal.status_code != 200:
+        return normal
+    body = json.loads(bytes(normal.body))
+    for mangle in mangles:
+        body = mangle_body(body, mangle)
+    mangled = Response(_json_bytes(body), 200, media_type="application/json")
+    if "link" in normal.headers:
+        mangled.headers["Link"] = normal.headers["link"]
+    return mangled
 
 
 def _fault_response(fault_state: FaultState, answer: Callable[[], Response]) -> Response:

@@ -24,7 +24,11 @@ No ConnectWise authentication (it is a test and demo tool bound to loopback). Bo
                                                    initialDescription...)
     POST   /_sim/tenants/{companyId}/ticket-status    {"ticket", "status" (name or id), "by"}: a
                                                    technician moves (e.g. closes) a ticket
-    POST   /_sim/tenants/{companyId}/faults           a Fault: {"kind", "endpoint", "times", ...}
+    POST   /_sim/tenants/{companyId}/faults           a Fault: {"kind", "endpoint", "times", ...};
+                                                   kind "mangle" rewrites the answer's body:
+                                                   {"kind": "mangle", "endpoint": "/finance/*",
+                                                    "mangle": {"op": "set", "field":
+                                                    "includeSalesTaxFlag", "value": "true"}}
     DELETE /_sim/tenants/{companyId}/faults           clear that tenant's faults
     DELETE /_sim/faults                               clear every tenant's faults
     POST   /_sim/tenants/{companyId}/latency          {"seconds"}

@@ -30,6 +30,7 @@ from pydantic import (
 
 from monitor.errors import ConfigError
 from monitor.simulator.catalog import ACCOUNTING_PACKAGES, find_function, find_screen
+from monitor.simulator.mangle import Mangle
 
 Level = Literal["None", "My", "All"]
 RoleTemplate = Literal["mobius", "admin", "auditor", "fixer", "tickets", "none"]
@@ -48,6 +49,7 @@ FaultKind = Literal[
     "validation_error",
     "error_after_write",
     "timeout_after_write",
+    "mangle",
 ]
 # Faults that only make sense for a write; without ``methods`` they match every write method.
 WRITE_FAULT_KINDS = frozenset(
@@ -248,6 +250,7 @@ class Fault(_Strict):
     ``timeout_after_write`` persists it, then holds the answer for ``seconds`` (0: until the
     client gives up, at most a minute). A 409 Conflict is ``{kind: status, status: 409,
     methods: [PATCH]}``. A write fault is used up by the next matching write whatever its outcome.
+    ``mangle`` rewrites the body of a successful answer (kind ``mangle``; see simulator/mangle.py).
     """
 
     kind: FaultKind
@@ -260,10 +263,14 @@ class Fault(_Strict):
     field: str = ""
     message: str = "The record could not be saved."
 
+    mangle: Mangle | None = None
+
     @model_validator(mode="after")
     def _writes_only(self) -> Fault:
         if self.kind in WRITE_FAULT_KINDS and self.methods is not None and "GET" in self.methods:
             raise ValueError(f"fault kind {self.kind!r} applies to writes only; drop GET")
+        if (self.kind == "mangle") != (self.mangle is not None):
+            raise ValueError("a 'mangle' fault needs a mangle, and only a 'mangle' fault has one")
         return self
 
     def applies_to(self, method: str) -> bool:

@@ -15,6 +15,7 @@ from monitor.connectwise.collect import (
     member_condition,
 )
 from monitor.connectwise.normalize import normalize
+from monitor.connectwise.records import AccountingPackageSetup, GLCaption, MySecurity, parse_rows
 from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import (
     ConfigError,
@@ -29,6 +30,7 @@ from monitor.simulator.server import RunningSimulator
 from .conftest import AUDIT_PRIVATE, AUDIT_PUBLIC, ClientFactory
 
 AT = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+ACCOUNTING = "/finance/accountingPackageSetup"
 MOBIUS_CUSTOMIZE = ["customize.invoicing/billing_status", "customize.invoicing/tax_code"]
 
 
@@ -115,7 +117,9 @@ async def test_member_not_found_is_data_not_an_error(make_client: ClientFactory)
     assert snapshot.credential_mode is CredentialMode.AUDITOR
     assert snapshot.value("member.found") is False
     assert snapshot.value("member.identifier") == "NoSuchMember"
+    # The role is read through the member: its permissions are unknown, not "None".
     assert permissions(snapshot) == {}
+    assert "'NoSuchMember' was not found" in snapshot.unknown["permission"]
 
 
 async def test_the_caller_match_is_case_insensitive(make_client: ClientFactory) -> None:
@@ -160,8 +164,11 @@ def test_several_accounting_records_are_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="cwdrift.connectwise"):
-        _warn_if_several("t1", "/finance/accountingPackageSetup", [{"id": 4}, {"id": 2}])
-        _warn_if_several("t1", "/finance/glCaptions", [{"id": 1}])
+        setups = parse_rows([{"id": 4}, {"id": 2}], AccountingPackageSetup, endpoint=ACCOUNTING)
+        _warn_if_several("t1", ACCOUNTING, setups)
+        _warn_if_several(
+            "t1", "/finance/glCaptions", parse_rows([{"id": 1}], GLCaption, endpoint="")
+        )
     assert [r.getMessage() for r in caplog.records] == [
         "tenant t1: /finance/accountingPackageSetup returned 2 records (ids 2, 4); "
         "using the lowest id"
@@ -187,13 +194,19 @@ def test_member_condition() -> None:
         [],
         [{"id": 1}],
         [{"member": {"identifier": "A"}}, {"member": {"identifier": "B"}}],
+        [{"member": {"identifier": 7}}, {"member": "GozyntaAPI"}],  # not a reference's identifier
     ],
 )
 def test_caller_must_be_one_named_member(rows: list[dict[str, object]]) -> None:
     with pytest.raises(MalformedResponse, match="/system/mySecurity"):
-        caller_of(rows)
+        caller_of(my_security(rows))
 
 
 def test_caller_of_tolerates_case_differences() -> None:
     rows = [{"member": {"identifier": "GozyntaAPI"}}, {"member": {"identifier": "gozyntaapi"}}]
-    assert caller_of(rows).casefold() == "gozyntaapi"
+    assert caller_of(my_security(rows)).casefold() == "gozyntaapi"
+
+
+def my_security(rows: list[dict[str, object]]) -> tuple[MySecurity, ...]:
+    named = [{"moduleName": "Finance", "moduleFunctionName": "Invoicing", **row} for row in rows]
+    return parse_rows(named, MySecurity, endpoint="/system/mySecurity")

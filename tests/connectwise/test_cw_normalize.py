@@ -1,6 +1,7 @@
 """The pure normalizer, table-driven over raw payloads in the documented shapes.
 
-Payload shapes follow ../shared/connectwise-api.md §3 and the examples of §8.
+Payload shapes follow ../shared/connectwise-api.md §3 and the examples of §8. Each payload goes
+through the typed records (monitor/connectwise/records.py) first, as in a real check.
 """
 
 from __future__ import annotations
@@ -11,13 +12,26 @@ from typing import Any
 
 import pytest
 
-from monitor.connectwise.normalize import (
-    _EXACT_LEVELS,
-    ACCOUNTING_FIELDS,
-    normalize,
-    normalize_level,
-)
+from monitor.connectwise.normalize import ACCOUNTING_FIELDS, normalize
 from monitor.connectwise.raw import RawTenant
+from monitor.connectwise.records import (
+    ACCOUNTING_SETUP,
+    API_MEMBERS,
+    CUSTOMIZE_ITEMS,
+    GL_CAPTIONS,
+    MY_SECURITY,
+    SETUP_SCREENS,
+    AccountingPackageSetup,
+    ApiMember,
+    CustomizeItem,
+    GLCaption,
+    MySecurity,
+    SecurityRole,
+    SecurityRoleSetting,
+    SetupScreen,
+    parse_one,
+    parse_rows,
+)
 from monitor.core.snapshot import CredentialMode, Setting, Value
 from monitor.errors import MalformedResponse
 
@@ -104,21 +118,52 @@ SCREENS = [
 ]
 
 
+AUDITOR_SETTINGS = "/system/securityRoles/27/settings"
+
+
 def raw(**changes: Any) -> RawTenant:
-    base = RawTenant(
+    """A tenant read whose payloads (dicts, as ConnectWise sends them) went through the records."""
+    given: dict[str, Any] = {
+        "mode": CredentialMode.INTEGRATION,
+        "caller": "GozyntaAPI",
+        "api_members": [MEMBER],
+        "role": ROLE,
+        "role_settings": [row("Finance", "Accounting Interface", "All", "All", "All", "All")],
+        "customize_items": [],
+        "setup_screens": SCREENS,
+        "accounting_setup": [ACCOUNTING],
+        "gl_captions": [GL],
+        "unknown": {},
+        **changes,
+    }
+    integration = given["mode"] is CredentialMode.INTEGRATION
+    settings_endpoint = MY_SECURITY if integration else AUDITOR_SETTINGS
+    items, screens, role = given["customize_items"], given["setup_screens"], given["role"]
+    return RawTenant(
         tenant_id="acme",
         integration_member="GozyntaAPI",
-        mode=CredentialMode.INTEGRATION,
-        caller="GozyntaAPI",
-        api_members=[MEMBER],
-        role=ROLE,
-        role_settings=[row("Finance", "Accounting Interface", "All", "All", "All", "All")],
-        customize_items=[],
-        setup_screens=SCREENS,
-        accounting_setup=[ACCOUNTING],
-        gl_captions=[GL],
+        mode=given["mode"],
+        caller=given["caller"],
+        api_members=parse_rows(given["api_members"], ApiMember, endpoint=API_MEMBERS),
+        role=None if role is None else parse_one(role, SecurityRole, endpoint="/role/27"),
+        role_settings=parse_rows(
+            given["role_settings"],
+            MySecurity if integration else SecurityRoleSetting,
+            endpoint=settings_endpoint,
+        ),
+        customize_items=(
+            None if items is None else parse_rows(items, CustomizeItem, endpoint=CUSTOMIZE_ITEMS)
+        ),
+        setup_screens=(
+            None if screens is None else parse_rows(screens, SetupScreen, endpoint=SETUP_SCREENS)
+        ),
+        accounting_setup=parse_rows(
+            given["accounting_setup"], AccountingPackageSetup, endpoint=ACCOUNTING_SETUP
+        ),
+        gl_captions=parse_rows(given["gl_captions"], GLCaption, endpoint=GL_CAPTIONS),
+        unknown=given["unknown"],
+        settings_endpoint=settings_endpoint,
     )
-    return replace(base, **changes)
 
 
 def setting(snapshot_raw: RawTenant, key: str) -> Setting | None:
@@ -158,7 +203,7 @@ def setting(snapshot_raw: RawTenant, key: str) -> Setting | None:
                 "member.role": None,
             },
         ),
-        # A member without a role reference.
+        # A member without a role reference: the role is unknown, not "none".
         (
             [{"id": 1, "identifier": "GozyntaAPI", "inactiveFlag": False}],
             {"member.found": True, "member.role": None, "member.role_id": None},
@@ -168,6 +213,32 @@ def setting(snapshot_raw: RawTenant, key: str) -> Setting | None:
 def test_member_settings(api_members: list[dict[str, Any]], expected: dict[str, Value]) -> None:
     snapshot = normalize(raw(api_members=api_members), AT)
     assert {key: snapshot.value(key) for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        ({"inactiveFlag": None}, "member.inactive", "returned null for inactiveFlag on"),
+        ({"inactiveFlag": "false"}, "member.inactive", "inactiveFlag as the string 'false'"),
+        ({"inactiveFlag": 0}, "member.inactive", "inactiveFlag as the number 0, not a boolean"),
+        ({"securityRole": None}, "member.role", "returned null for securityRole on"),
+        ({"securityRole": {"id": 27}}, "member.role", "did not return securityRole.name on"),
+        ({"securityRole": {"id": "27", "name": "x"}}, "member.role_id", "securityRole.id as"),
+    ],
+)
+def test_a_member_field_that_was_not_read_is_unknown_with_the_reason(
+    change: dict[str, Any], key: str, reason: str
+) -> None:
+    snapshot = normalize(raw(api_members=[{**MEMBER, **change}]), AT)
+    assert snapshot.get(key) is None
+    assert reason in snapshot.unknown[key]
+    assert "/system/apiMembers" in snapshot.unknown[key]
+    assert snapshot.value("member.found") is True
+
+
+def test_members_without_an_identifier_are_malformed() -> None:
+    with pytest.raises(MalformedResponse, match="row 2 of /system/apiMembers has no identifier"):
+        raw(api_members=[MEMBER, {k: v for k, v in MEMBER.items() if k != "identifier"}])
 
 
 def test_member_not_found_records_only_identity() -> None:
@@ -214,16 +285,6 @@ def test_no_role_record_means_no_role_keys_and_unknown_copied() -> None:
                 "permission.finance.accounting_interface.inquire": "All",
             },
         ),
-        # null is "None"; "Mine" (UI word) is "My"; case and spaces are tolerated.
-        (
-            [row("Time & Expense", "Time Entry", None, "Mine", " all ", "MY")],
-            {
-                "permission.time_expense.time_entry.add": "None",
-                "permission.time_expense.time_entry.edit": "My",
-                "permission.time_expense.time_entry.delete": "All",
-                "permission.time_expense.time_entry.inquire": "My",
-            },
-        ),
         # Names fall back to the descriptions when the names are missing.
         (
             [
@@ -263,28 +324,64 @@ def test_permission_label_and_provenance() -> None:
     )
 
 
-@pytest.mark.parametrize("level", ["Everything", 3, "MyCompany"])
-def test_unknown_level_is_a_malformed_read_not_drift(level: Any) -> None:
-    rows = [row("Finance", "Invoicing", level, "All", "All", "All")]
-    with pytest.raises(MalformedResponse) as caught:
-        normalize(raw(role_settings=rows), AT)
-    assert "Finance > Invoicing: Add" in str(caught.value)
-    assert caught.value.endpoint == "/system/mySecurity"
+@pytest.mark.parametrize(
+    ("level", "reason"),
+    [
+        (None, "returned null for addLevel of Finance > Invoicing on /system/mySecurity"),
+        ("Mine", "addLevel of Finance > Invoicing as the string 'Mine', not one of"),
+        ("all", "as the string 'all'"),
+        ("Everything", "as the string 'Everything'"),
+        (3, "as the number 3"),
+        (True, "as true"),
+    ],
+)
+def test_a_level_other_than_none_my_all_is_unknown_not_drift(level: Any, reason: str) -> None:
+    rows = [row("Finance", "Invoicing", level, "All", "None", "All")]
+    snapshot = normalize(raw(role_settings=rows), AT)
+    assert snapshot.get("permission.finance.invoicing.add") is None
+    assert reason in snapshot.unknown["permission.finance.invoicing.add"]
+    # Only that level: the row's other levels were read.
+    assert snapshot.value("permission.finance.invoicing.edit") == "All"
+    assert snapshot.value("permission.finance.invoicing.delete") == "None"
+
+
+def test_a_level_left_out_is_unknown() -> None:
+    bare = row("Finance", "Invoicing", "All", "All", "All", "All")
+    del bare["deleteLevel"]
+    snapshot = normalize(raw(role_settings=[bare]), AT)
+    assert snapshot.unknown["permission.finance.invoicing.delete"] == (
+        "ConnectWise did not return deleteLevel of Finance > Invoicing on /system/mySecurity"
+    )
+
+
+def test_an_unreadable_level_on_one_of_two_rows_is_unknown_unless_the_other_grants_all() -> None:
+    rows = [
+        row("Finance", "Invoicing", None, "My", "All", "All"),
+        row("Finance", "Invoicing", "My", None, "All", "All"),
+    ]
+    snapshot = normalize(raw(role_settings=rows), AT)
+    assert "permission.finance.invoicing.add" in snapshot.unknown  # My, or more?
+    assert "permission.finance.invoicing.edit" in snapshot.unknown
+    assert snapshot.value("permission.finance.invoicing.delete") == "All"
+    settled = normalize(raw(role_settings=[*rows, row("Finance", "Invoicing", *["All"] * 4)]), AT)
+    assert settled.value("permission.finance.invoicing.add") == "All"
+    assert "permission.finance.invoicing.add" not in settled.unknown
+
+
+def test_an_empty_permission_list_is_not_data() -> None:
+    snapshot = normalize(raw(mode=CredentialMode.AUDITOR, role_settings=[]), AT)
+    assert not [k for k in snapshot.settings if k.startswith("permission.")]
+    assert snapshot.unknown["permission"].startswith(
+        f"ConnectWise returned an empty list on {AUDITOR_SETTINGS}"
+    )
 
 
 def test_row_without_names_is_malformed_and_names_the_auditor_endpoint() -> None:
     bad = {"id": 5, "addLevel": "All"}
     with pytest.raises(MalformedResponse) as caught:
-        normalize(raw(mode=CredentialMode.AUDITOR, role_settings=[bad]), AT)
-    assert caught.value.endpoint == "/system/securityRoles/{id}/settings"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [(None, "None"), ("None", "None"), ("my", "My"), ("Mine", "My"), ("ALL", "All")],
-)
-def test_normalize_level(value: Any, expected: str) -> None:
-    assert normalize_level(value, where="x", endpoint="/e") == expected
+        raw(mode=CredentialMode.AUDITOR, role_settings=[bad])
+    assert caught.value.endpoint == AUDITOR_SETTINGS
+    assert "row 1" in caught.value.message
 
 
 # -- customize -------------------------------------------------------------------------------
@@ -297,9 +394,9 @@ def item(identifier: Any, kind: str = "SystemTableSetup") -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("items", "expected_keys"),
     [
-        # By setup screen id (a number or a numeric string).
+        # By setup screen id.
         (
-            [item(61), item("62")],
+            [item("61"), item("62")],
             ["customize.invoicing/billing_status", "customize.invoicing/tax_code"],
         ),
         # By name, case and space tolerant.
@@ -313,15 +410,11 @@ def item(identifier: Any, kind: str = "SystemTableSetup") -> dict[str, Any]:
             ["customize.invoicing/billing_status", "customize.invoicing/tax_code"],
         ),
         # Other customize kinds (reports, agreements) are not Table Setup.
-        ([item("BillingStatus", kind="FinanceReports"), item(61, kind="SystemMyAccount")], []),
-        # Unmapped: kept under the raw identifier.
-        ([item("BillingStatusV2")], ["customize.billingstatusv2"]),
+        ([item("BillingStatus", kind="FinanceReports"), item("61", kind="SystemMyAccount")], []),
         # An ambiguous bare name ("Status" in two categories) is not guessed.
         ([item("Status")], ["customize.status"]),
         # "Category / Name" that is not in the catalogue keeps its UI form.
         ([item("Invoicing / Payment Terms")], ["customize.invoicing/payment_terms"]),
-        # Empty identifiers are skipped.
-        ([item(None), item("  ")], []),
     ],
 )
 def test_customize_items(items: list[dict[str, Any]], expected_keys: list[str]) -> None:
@@ -331,17 +424,50 @@ def test_customize_items(items: list[dict[str, Any]], expected_keys: list[str]) 
     assert all(snapshot.value(k) is True for k in keys)
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [item(None), item("  "), item(61), item("61", kind=None), {"id": 3, "itemIdentifier": "61"}],
+)
+def test_customize_items_that_cannot_be_identified_are_malformed(bad: dict[str, Any]) -> None:
+    with pytest.raises(MalformedResponse, match="/system/mySecurity/customizeItems/"):
+        raw(customize_items=[item("62"), bad])
+
+
+@pytest.mark.parametrize("identifier", ["BillingStatusV2", "999"])
+def test_an_item_not_in_the_catalogue_is_unknown_it_may_be_any_table(identifier: str) -> None:
+    snapshot = normalize(raw(customize_items=[item("61"), item(identifier)]), AT)
+    assert snapshot.value("customize.invoicing/billing_status") is True
+    key = f"customize.{identifier.lower()}"
+    assert snapshot.get(key) is None
+    assert "is not in /system/setupScreens" in snapshot.unknown[key]
+
+
 def test_customize_label_names_the_table() -> None:
-    got = setting(raw(customize_items=[item(61)]), "customize.invoicing/billing_status")
+    got = setting(raw(customize_items=[item("61")]), "customize.invoicing/billing_status")
     assert got is not None
     assert got.label == "Table Setup > Customize: Invoicing / Billing Status"
 
 
-def test_customize_without_setup_screens_still_maps_category_name_form() -> None:
-    snapshot = normalize(
-        raw(customize_items=[item("Invoicing / Tax Code")], setup_screens=None), AT
+def test_an_empty_setup_screen_catalogue_makes_customize_unknown() -> None:
+    snapshot = normalize(raw(customize_items=[item("Invoicing / Tax Code")], setup_screens=[]), AT)
+    assert not [k for k in snapshot.settings if k.startswith("customize.")]
+    assert snapshot.unknown["customize"].startswith(
+        "ConnectWise returned an empty list on /system/setupScreens"
     )
-    assert snapshot.value("customize.invoicing/tax_code") is True
+    assert snapshot.value("accounting.package") == "Other"  # the rest was read
+
+
+def test_an_empty_customize_list_is_data() -> None:
+    snapshot = normalize(raw(customize_items=[]), AT)
+    assert "customize" not in snapshot.unknown
+
+
+@pytest.mark.parametrize(
+    "bad", [{"id": 61, "category": "Invoicing"}, {"category": "Invoicing", "name": "Tax Code"}]
+)
+def test_setup_screens_without_id_category_or_name_are_malformed(bad: dict[str, Any]) -> None:
+    with pytest.raises(MalformedResponse, match="/system/setupScreens"):
+        raw(setup_screens=[*SCREENS, bad])
 
 
 def test_auditor_mode_customize_is_unknown_not_absent() -> None:
@@ -385,17 +511,10 @@ def test_every_accounting_field_is_recorded_with_ui_labels_and_provenance() -> N
 @pytest.mark.parametrize(
     ("records", "expected"),
     [
-        # Missing fields are recorded as None.
         (
             [{"id": 1, "accountingPackage": {"identifier": "QB99"}, "includeSalesTaxFlag": True}],
-            {
-                "accounting.package": "QB99",
-                "accounting.includeSalesTaxFlag": True,
-                "accounting.sendUomFlag": None,
-            },
+            {"accounting.package": "QB99", "accounting.includeSalesTaxFlag": True},
         ),
-        # No record: "not set up", every field None.
-        ([], {"accounting.package": None, "accounting.includeSalesTaxFlag": None}),
         # Several records: the lowest id wins.
         (
             [
@@ -404,24 +523,82 @@ def test_every_accounting_field_is_recorded_with_ui_labels_and_provenance() -> N
             ],
             {"accounting.package": "Other"},
         ),
-        # Package reference with a name only.
-        (
-            [{"id": 1, "accountingPackage": {"id": 6, "name": "Other"}}],
-            {"accounting.package": "Other"},
-        ),
-        # A field newer than spec 2025.8 is kept so it shows up as a change.
-        ([{**ACCOUNTING, "newShinyFlag": True}], {"accounting.newShinyFlag": True}),
+        # Exact duplicates of the record are one record.
+        ([ACCOUNTING, ACCOUNTING], {"accounting.transferExpensesAsBillFlag": True}),
     ],
 )
 def test_accounting_records(records: list[dict[str, Any]], expected: dict[str, Value]) -> None:
     snapshot = normalize(raw(accounting_setup=records), AT)
     assert {key: snapshot.value(key) for key in expected} == expected
-    assert "accounting.package" in snapshot.settings
 
 
-def test_missing_accounting_record_has_no_provenance() -> None:
-    got = setting(raw(accounting_setup=[]), "accounting.includeSalesTaxFlag")
-    assert got == Setting("accounting.includeSalesTaxFlag", "Include Sales Tax", None)
+def test_fields_a_newer_connectwise_adds_are_ignored() -> None:
+    snapshot = normalize(raw(accounting_setup=[{**ACCOUNTING, "newShinyFlag": True}]), AT)
+    assert snapshot == normalize(raw(), AT)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (
+            None,
+            "ConnectWise returned null for includeSalesTaxFlag on /finance/accountingPackageSetup",
+        ),
+        ("true", "ConnectWise sent includeSalesTaxFlag as the string 'true', not a boolean, on"),
+        ("False", "as the string 'False', not a boolean"),
+        (0, "as the number 0, not a boolean"),
+        (1, "as the number 1, not a boolean"),
+        ([], "as a list, not a boolean"),
+    ],
+)
+def test_a_flag_that_is_null_or_not_a_boolean_is_unknown_and_nothing_else_is(
+    value: Any, reason: str
+) -> None:
+    snapshot = normalize(raw(accounting_setup=[{**ACCOUNTING, "includeSalesTaxFlag": value}]), AT)
+    assert snapshot.get("accounting.includeSalesTaxFlag") is None
+    assert reason in snapshot.unknown["accounting.includeSalesTaxFlag"]
+    others = {k for k in snapshot.unknown if k != "accounting.includeSalesTaxFlag"}
+    assert others == set()
+    assert snapshot.value("accounting.transferExpensesAsBillFlag") is True
+
+
+def test_a_flag_left_out_is_unknown_never_off() -> None:
+    record = {k: v for k, v in ACCOUNTING.items() if k != "transferExpensesAsBillFlag"}
+    snapshot = normalize(raw(accounting_setup=[record]), AT)
+    assert snapshot.unknown == {
+        "accounting.transferExpensesAsBillFlag": "ConnectWise did not return "
+        "transferExpensesAsBillFlag on /finance/accountingPackageSetup"
+    }
+
+
+@pytest.mark.parametrize(
+    ("package", "reason"),
+    [
+        (None, "returned null for accountingPackage on"),
+        ({"id": 6, "name": "Other"}, "did not return accountingPackage.identifier on"),
+        ({"identifier": 6}, "sent accountingPackage.identifier as the number 6"),
+        ("Other", "sent accountingPackage as the string 'Other', not an object"),
+    ],
+)
+def test_an_unreadable_package_is_unknown(package: Any, reason: str) -> None:
+    snapshot = normalize(raw(accounting_setup=[{**ACCOUNTING, "accountingPackage": package}]), AT)
+    assert snapshot.get("accounting.package") is None
+    assert reason in snapshot.unknown["accounting.package"]
+
+
+def test_an_empty_accounting_list_is_not_data() -> None:
+    snapshot = normalize(raw(accounting_setup=[]), AT)
+    assert not [k for k in snapshot.settings if k.startswith("accounting.")]
+    assert snapshot.unknown_reason("accounting.includeSalesTaxFlag") == (
+        "ConnectWise returned an empty list on /finance/accountingPackageSetup, where it always "
+        "lists records; the answer is not trusted"
+    )
+
+
+def test_several_different_accounting_records_without_ids_are_malformed() -> None:
+    records = raw(accounting_setup=[{**ACCOUNTING, "id": None}, {**ACCOUNTING, "id": 3}])
+    with pytest.raises(MalformedResponse, match="2 different records"):
+        normalize(records, AT)
 
 
 # -- GL captions -----------------------------------------------------------------------------
@@ -456,9 +633,40 @@ def test_gl_records(record: dict[str, Any], expected: dict[str, Value]) -> None:
     assert {k: s.value for k, s in snapshot.settings.items() if k.startswith("gl.")} == expected
 
 
-def test_no_gl_record_means_no_gl_keys() -> None:
+def test_no_gl_record_makes_gl_unknown() -> None:
     snapshot = normalize(raw(gl_captions=[]), AT)
     assert not [k for k in snapshot.settings if k.startswith("gl.")]
+    assert "/finance/glCaptions" in snapshot.unknown["gl"]
+
+
+@pytest.mark.parametrize(
+    ("change", "unknown"),
+    [
+        # Unused segments are omitted or null (connectwise-api.md §8): "not set", not unknown.
+        ({"segment2": None, "segment2type": None}, {}),
+        ({"cogs1": None}, {}),
+        # A segment in use whose type is left out, null or not Account/Class is unknown.
+        ({"segment2type": None}, {"gl.segment2type": "returned null for segment2type on"}),
+        ({"segment2type": "class"}, {"gl.segment2type": "as the string 'class', not one of"}),
+        ({"segment2type": 2}, {"gl.segment2type": "as the number 2"}),
+        # A caption that is not a string is unknown: it may be a segment in use.
+        ({"segment2": 7}, {"gl.segment2": "sent segment2 as the number 7, not a string"}),
+    ],
+)
+def test_gl_fields_missing_null_or_wrong(change: dict[str, Any], unknown: dict[str, str]) -> None:
+    snapshot = normalize(raw(gl_captions=[{**GL, **change}]), AT)
+    assert set(snapshot.unknown) == set(unknown)
+    for key, reason in unknown.items():
+        assert reason in snapshot.unknown[key]
+
+
+def test_a_missing_type_of_a_segment_in_use_names_the_segment() -> None:
+    record = {k: v for k, v in GL.items() if k != "segment1type"}
+    snapshot = normalize(raw(gl_captions=[record]), AT)
+    assert snapshot.unknown["gl.segment1type"] == (
+        "ConnectWise did not return segment1type on /finance/glCaptions (segment 1 'Account' "
+        "is in use)"
+    )
 
 
 # -- the snapshot as a whole -----------------------------------------------------------------
@@ -486,14 +694,8 @@ def test_settings_stay_frozen_comparable_and_replaceable() -> None:
         got.value = "None"  # type: ignore[misc]
 
 
-def test_exact_level_spellings_agree_with_normalize_level() -> None:
-    """The permission loop maps exact spellings by table; the table must say what the rule says."""
-    for value, level in _EXACT_LEVELS.items():
-        assert normalize_level(value, where="x", endpoint="/e") == level
-
-
 def test_provenance_lists_who_changed_each_setting_that_says() -> None:
-    snapshot = normalize(raw(customize_items=[item(61)]), AT)  # customize items carry no _info
+    snapshot = normalize(raw(customize_items=[item("61")]), AT)  # customize items carry no _info
     expected = {
         key: (s.updated_by, s.last_updated)
         for key, s in snapshot.settings.items()

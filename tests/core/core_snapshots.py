@@ -101,9 +101,10 @@ class SnapshotBuilder:
     def unknown(
         self, section: str, reason: str = "not readable with auditor keys"
     ) -> SnapshotBuilder:
-        """The collector could not read ``section``: it is listed as unknown and has no settings."""
+        """``section`` (or the one setting, when given a key like ``accounting.x``) could not be
+        read: it is listed as unknown and has no value."""
         self.unreadable[section] = reason
-        self.values = {k: v for k, v in self.values.items() if section_of(k) != section}
+        self.values = {k: v for k, v in self.values.items() if section not in (k, section_of(k))}
         return self
 
     def changed_by(self, key: str, who: str, when: str) -> SnapshotBuilder:

@@ -90,3 +90,23 @@ def test_section_unknown_in_both_hides_nothing_else() -> None:
     current = SnapshotBuilder().unknown("customize").put({BILL: True}).build()
 
     assert [c.key for c in diff(previous, current)] == [BILL]
+
+
+def test_a_setting_becoming_unknown_is_one_change_not_a_new_value() -> None:
+    previous = SnapshotBuilder().build()
+    why = "ConnectWise returned null for transferExpensesAsBillFlag"
+    current = SnapshotBuilder().unknown(BILL, why).put({"accounting.includeInvoicesFlag": False})
+
+    assert diff(previous, current.build()) == [
+        Change("accounting.includeInvoicesFlag", "accounting.includeInvoicesFlag", True, False),
+        Change(BILL, f"{BILL} could not be read: {why}", SECTION_READ, SECTION_UNKNOWN),
+    ]
+
+
+def test_a_setting_read_again_is_one_change() -> None:
+    previous = SnapshotBuilder().unknown(BILL, "null").build()
+    current = SnapshotBuilder().put({BILL: True}).build()
+
+    assert diff(previous, current) == [
+        Change(BILL, f"{BILL} can be read again", SECTION_UNKNOWN, SECTION_READ)
+    ]

@@ -70,7 +70,7 @@ def test_each_accounting_flag_is_replaced_with_the_baseline_value() -> None:
             {
                 "accounting.transferExpensesAsBillFlag": True,
                 "accounting.includeSalesTaxFlag": False,
-                "accounting.inventorySOHFlag": None,  # not set: ConnectWise's unchecked box
+                "accounting.inventorySOHFlag": False,
             }
         )
         .build()
@@ -87,7 +87,7 @@ def test_each_accounting_flag_is_replaced_with_the_baseline_value() -> None:
     assert inventory.path == "/finance/accountingPackageSetup/1"
     assert inventory.permission == "Finance > Accounting Interface: Edit"
     assert [(c.key, c.before, c.after) for c in inventory.changes] == [
-        ("accounting.inventorySOHFlag", None, True)
+        ("accounting.inventorySOHFlag", False, True)
     ]
 
 

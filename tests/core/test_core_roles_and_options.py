@@ -23,6 +23,13 @@ NO_GRANTS: dict[str, Value] = {
     "customize.invoicing/tax_code": None,
 }
 
+# A role that grants none of them, as ConnectWise lists it: every row "None", no customize item.
+DENIED: dict[str, Value] = {
+    **{permission_key(*row): "None" for row in VENDOR_PERMISSIONS},
+    "customize.invoicing/billing_status": None,
+    "customize.invoicing/tax_code": None,
+}
+
 
 def _granted_rules() -> list[str]:
     return [
@@ -90,7 +97,7 @@ def test_admin_detection(put: dict[str, Value], unknown_role: bool, is_admin: bo
     builder = SnapshotBuilder()
     if unknown_role:
         builder.unknown("role")
-    findings = findings_by_rule(builder.put(put | NO_GRANTS).build())
+    findings = findings_by_rule(builder.put(put | DENIED).build())
 
     statuses = {findings[rule].status for rule in _granted_rules()}
     assert statuses == ({Status.PASS} if is_admin else {Status.FAIL})

@@ -19,7 +19,7 @@ class Case:
     status: Status
     actual: str | None
     put: dict[str, Value] = field(default_factory=dict)
-    unknown: str | None = None  # a section the collector could not read
+    unknown: str | None = None  # a section, or one setting key, that could not be read
     options: dict[str, object] = field(default_factory=dict)
     note: str = ""  # a fragment the finding's note must contain
 
@@ -39,8 +39,10 @@ PERMISSION_CASES = [
         Case(rule, Status.PASS, "All"),
         Case(rule, Status.FAIL, "My", put={key: "My"}),
         Case(rule, Status.FAIL, "None", put={key: "None"}),
-        Case(rule, Status.FAIL, "not set", put={key: None}),
+        # ConnectWise lists every function of a role: a row it did not list was not read.
+        Case(rule, Status.UNKNOWN, None, put={key: None}, note=f"did not list '{module} >"),
         Case(rule, Status.UNKNOWN, None, unknown="permission", note="auditor keys"),
+        Case(rule, Status.UNKNOWN, None, unknown=key, note="auditor keys"),
     )
 ]
 
@@ -58,6 +60,21 @@ CASES = [
     Case("role-customizes-invoicing-tax-code", Status.FAIL, "not allowed", {TAX: False}),
     Case("role-customizes-invoicing-tax-code", Status.FAIL, "not set", {TAX: None}),
     Case("role-customizes-invoicing-tax-code", Status.UNKNOWN, None, unknown="customize"),
+    # An item whose table could not be told may be the Tax Code: not proven missing.
+    Case(
+        "role-customizes-invoicing-tax-code",
+        Status.UNKNOWN,
+        None,
+        {TAX: None},
+        unknown="customize.taxcodev2",
+        note="auditor keys",
+    ),
+    Case(
+        "role-customizes-invoicing-billing-status",
+        Status.PASS,
+        "allowed",
+        unknown="customize.taxcodev2",
+    ),
     Case("api-member-exists-and-is-active", Status.PASS, "active"),
     Case(
         "api-member-exists-and-is-active",
@@ -86,12 +103,25 @@ CASES = [
     Case("api-member-has-custom-security-role", Status.UNKNOWN, None, unknown="member"),
     Case("accounting-package-is-other", Status.PASS, "Other"),
     Case("accounting-package-is-other", Status.FAIL, "QB99", {"accounting.package": "QB99"}),
-    Case("accounting-package-is-other", Status.FAIL, "not set", {"accounting.package": None}),
+    Case("accounting-package-is-other", Status.UNKNOWN, None, {"accounting.package": None}),
+    Case("accounting-package-is-other", Status.UNKNOWN, None, unknown="accounting.package"),
     Case("accounting-package-is-other", Status.UNKNOWN, None, unknown="accounting"),
     Case("include-sales-tax-is-on", Status.PASS, "on"),
     Case("include-sales-tax-is-on", Status.FAIL, "off", {"accounting.includeSalesTaxFlag": False}),
+    # A flag that was not read is unknown, never "off" (nor "on").
     Case(
-        "include-sales-tax-is-on", Status.FAIL, "not set", {"accounting.includeSalesTaxFlag": None}
+        "include-sales-tax-is-on",
+        Status.UNKNOWN,
+        None,
+        {"accounting.includeSalesTaxFlag": None},
+        note="not among the settings read",
+    ),
+    Case(
+        "include-sales-tax-is-on",
+        Status.UNKNOWN,
+        None,
+        unknown="accounting.includeSalesTaxFlag",
+        note="auditor keys",
     ),
     Case("include-sales-tax-is-on", Status.UNKNOWN, None, unknown="accounting"),
     Case("transfer-expenses-as-bill-is-off", Status.PASS, "off"),
@@ -103,15 +133,22 @@ CASES = [
     ),
     Case(
         "transfer-expenses-as-bill-is-off",
-        Status.PASS,
-        "not set",
+        Status.UNKNOWN,
+        None,
         {"accounting.transferExpensesAsBillFlag": None},
-        note="treats as off",
+    ),
+    Case(
+        "transfer-expenses-as-bill-is-off",
+        Status.UNKNOWN,
+        None,
+        {"accounting.transferExpensesAsBillFlag": "false"},  # not a boolean: never coerced
+        note="not a bool",
     ),
     Case("transfer-expenses-as-bill-is-off", Status.UNKNOWN, None, unknown="accounting"),
     Case("inventory-soh-option-is-on", Status.PASS, "on"),
     Case("inventory-soh-option-is-on", Status.FAIL, "off", {SOH: False}),
-    Case("inventory-soh-option-is-on", Status.FAIL, "not set", {SOH: None}),
+    Case("inventory-soh-option-is-on", Status.UNKNOWN, None, {SOH: None}),
+    Case("inventory-soh-option-is-on", Status.UNKNOWN, None, {SOH: 1}, note="not a bool"),
     Case("inventory-soh-option-is-on", Status.UNKNOWN, None, unknown="accounting"),
     Case("include-cogs-entries-is-on", Status.PASS, "on"),
     Case(
@@ -131,9 +168,34 @@ CASES = [
     ),
     Case(
         "account-segments-are-typed-account",
-        Status.FAIL,
-        "1 'Account'=not set",
+        Status.UNKNOWN,
+        None,
         {"gl.segment1type": None},
+        note="type was not read",
+    ),
+    Case(
+        "account-segments-are-typed-account",
+        Status.UNKNOWN,
+        None,
+        unknown="gl.segment1type",
+        note="segment 1: not readable with auditor keys",
+    ),
+    Case(
+        "account-segments-are-typed-account",
+        Status.UNKNOWN,
+        None,
+        {"gl.segment2": "Tracking 1"},
+        unknown="gl.segment2type",
+        note="segment 2",
+    ),
+    # A segment read as Class fails even while another segment could not be read.
+    Case(
+        "account-segments-are-typed-account",
+        Status.FAIL,
+        "1 'Account'=Class, 2 '?'=unknown",
+        {"gl.segment1type": "Class"},
+        unknown="gl.segment2",
+        note="segment 2 could not be read",
     ),
     Case(
         "account-segments-are-typed-account",

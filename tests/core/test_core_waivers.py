@@ -51,11 +51,20 @@ def test_waiver(actual: str, waivers: list[Waiver], status: Status, note: str) -
 
 
 def test_waiver_can_pin_not_set() -> None:
+    tax_code = "role-customizes-invoicing-tax-code"  # an absent customize item is "not set"
+    snapshot = SnapshotBuilder().put({"customize.invoicing/tax_code": None}).build()
+
+    finding = findings_by_rule(snapshot, waivers=[_waiver("not set", rule=tax_code)])[tax_code]
+
+    assert finding.status is Status.WAIVED
+
+
+def test_a_permission_row_not_listed_is_unknown_and_never_waived() -> None:
     snapshot = SnapshotBuilder().put({KEY: None}).build()
 
     finding = findings_by_rule(snapshot, waivers=[_waiver("not set")])[RULE]
 
-    assert finding.status is Status.WAIVED
+    assert finding.status is Status.UNKNOWN
 
 
 def test_unknown_is_never_waived_or_failed() -> None:

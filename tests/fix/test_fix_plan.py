@@ -12,6 +12,8 @@ from monitor.core.baseline import load_baseline
 from monitor.core.remedy import ui_steps
 from monitor.core.rules import KINDS
 from monitor.errors import AuthenticationFailed
+from monitor.simulator.mangle import Mangle
+from monitor.simulator.scenario import Fault
 
 WRITABLE_KINDS = {kind for kind, cls in KINDS.items() if cls.writable}
 
@@ -191,3 +193,16 @@ def test_a_tenant_that_cannot_be_read_gets_no_plan_and_no_write(env: FixEnv) -> 
         env.run("fix", "--tenant", "globex", "--apply", "--yes")
     assert env.writes() == 0
     assert env.stored() == ([], [])
+
+
+def test_a_role_whose_admin_flag_is_not_a_boolean_is_never_given(env: FixEnv) -> None:
+    drift_everywhere(env)
+    mangle = Mangle(op="set", field="adminFlag", value="false", where={"name": "Gozynta API"})
+    env.sim.state.add_fault(
+        "globex", Fault(kind="mangle", endpoint="/system/securityroles", mangle=mangle)
+    )
+    code, data = env.run_json("fix", "--tenant", "globex", "--rule", ROLE)
+    assert code == 1
+    (role,) = data["rules"]
+    assert role["action"] == "person"
+    assert "never gives the API member an Admin role" in role["reason"]

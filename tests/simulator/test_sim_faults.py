@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import httpx
 import pytest
 from sim_support import ACME, GLOBEX, get, scenario
 
+from monitor.simulator.mangle import Mangle
 from monitor.simulator.scenario import Fault
 from monitor.simulator.server import RunningSimulator, running_simulator
 
@@ -174,3 +176,127 @@ def test_faults_declared_in_a_scenario_apply(http: httpx.Client) -> None:
 
         response = get(http, running, "/system/info", Keys("faulty", "p", "s"))
     assert (response.status_code, response.headers["Retry-After"]) == (429, "3")
+
+
+def mangled(
+    sim: RunningSimulator, http: httpx.Client, path: str, endpoint: str | None = None, **mangle: Any
+) -> Any:
+    """The answer to ``path`` after a ``mangle`` fault on ``endpoint`` (default: ``path``)."""
+    sim.state.add_fault(
+        "acme", Fault(kind="mangle", endpoint=endpoint or path, mangle=Mangle(**mangle))
+    )
+    response = get(http, sim, path)
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("mangle", "check"),
+    [
+        (
+            {"op": "drop", "field": "includeSalesTaxFlag"},
+            lambda body: "includeSalesTaxFlag" not in body[0],
+        ),
+        (
+            {"op": "null", "field": "transferExpensesAsBillFlag"},
+            lambda body: body[0]["transferExpensesAsBillFlag"] is None,
+        ),
+        (
+            {"op": "set", "field": "includeSalesTaxFlag", "value": "False"},
+            lambda body: body[0]["includeSalesTaxFlag"] == "False",
+        ),
+        (
+            {"op": "set", "field": "accountingPackage.identifier", "value": 6},
+            lambda body: body[0]["accountingPackage"]["identifier"] == 6,
+        ),
+        ({"op": "extra", "field": "newFlag", "value": True}, lambda body: body[0]["newFlag"]),
+        ({"op": "empty"}, lambda body: body == []),
+        ({"op": "duplicate"}, lambda body: len(body) == 2 and body[0] == body[1]),
+    ],
+)
+def test_mangle_rewrites_the_body_of_a_list_answer(
+    sim: RunningSimulator, http: httpx.Client, mangle: dict[str, Any], check: Any
+) -> None:
+    body = mangled(sim, http, "/finance/accountingPackageSetup", **mangle)
+    assert check(body)
+    # The simulator's record itself is untouched: without the fault the answer is whole.
+    sim.state.clear_faults()
+    assert get(http, sim, "/finance/accountingPackageSetup").json()[0]["includeSalesTaxFlag"]
+
+
+def test_mangle_where_changes_only_the_matching_rows(
+    sim: RunningSimulator, http: httpx.Client
+) -> None:
+    sim.state.set_permission("acme", "Gozynta API", "System", "Security Roles", inquire="All")
+    body = mangled(
+        sim,
+        http,
+        "/system/mySecurity",
+        op="null",
+        field="deleteLevel",
+        where={"moduleName": "Finance", "moduleFunctionName": "Invoicing"},
+    )
+    nulled = [(r["moduleName"], r["moduleFunctionName"]) for r in body if r["deleteLevel"] is None]
+    assert nulled == [("Finance", "Invoicing")]
+
+
+def test_mangle_truncate_keeps_the_first_rows_and_the_paging_links(
+    sim: RunningSimulator, http: httpx.Client
+) -> None:
+    sim.state.add_fault(
+        "acme",
+        Fault(kind="mangle", endpoint="/system/mySecurity", mangle=Mangle(op="truncate", keep=3)),
+    )
+    response = get(http, sim, "/system/mySecurity", pageSize=10)
+    assert len(response.json()) == 3
+    assert next_link(response) is not None  # the answer still promises page 2
+
+
+def test_mangle_applies_to_a_single_record_and_leaves_errors_alone(
+    sim: RunningSimulator, http: httpx.Client
+) -> None:
+    sim.state.set_permission("acme", "Gozynta API", "System", "Security Roles", inquire="All")
+    body = mangled(
+        sim,
+        http,
+        "/system/securityroles/27",
+        "/system/securityroles/*",
+        op="drop",
+        field="adminFlag",
+    )
+    assert "adminFlag" not in body and body["name"] == "Gozynta API"
+    sim.state.set_permission("acme", "Gozynta API", "System", "Security Roles", inquire="None")
+    assert get(http, sim, "/system/securityroles/27").status_code == 403
+
+
+def test_a_mangle_fault_needs_a_mangle_and_a_field_where_it_changes_one() -> None:
+    with pytest.raises(ValueError, match="needs a mangle"):
+        Fault(kind="mangle")
+    with pytest.raises(ValueError, match="needs a field"):
+        Mangle(op="drop")
+
+
+def test_mangle_through_the_control_api(sim: RunningSimulator, http: httpx.Client) -> None:
+    fault = {
+        "kind": "mangle",
+        "endpoint": "/system/apiMembers",
+        "mangle": {"op": "drop", "field": "identifier"},
+    }
+    assert http.post(f"{sim.url}/_sim/tenants/acme/faults", json=fault).status_code == 200
+    assert all("identifier" not in row for row in get(http, sim, "/system/apiMembers").json())
+
+
+def test_several_mangles_of_one_endpoint_all_apply_in_order(
+    sim: RunningSimulator, http: httpx.Client
+) -> None:
+    for change in (
+        Mangle(op="drop", field="includeSalesTaxFlag"),
+        Mangle(op="set", field="inventorySOHFlag", value="true"),
+        Mangle(op="duplicate"),
+    ):
+        sim.state.add_fault(
+            "acme", Fault(kind="mangle", endpoint="/finance/accountingPackageSetup", mangle=change)
+        )
+    body = get(http, sim, "/finance/accountingPackageSetup").json()
+    assert len(body) == 2 and body[0] == body[1]
+    assert "includeSalesTaxFlag" not in body[0] and body[0]["inventorySOHFlag"] == "true"

@@ -71,11 +71,15 @@ class AccountingSettingRequirement(Requirement):
             return ctx.unknown(want, keys, reason)
         value = ctx.snapshot.value(self.key)
         if isinstance(self.expected, bool):
-            # ConnectWise flags are nullable; a null flag is an unchecked box in the UI.
-            passed = (value is True) == self.expected
-            note = "not set, which ConnectWise treats as off" if value is None and passed else ""
-            return Outcome(Status.PASS if passed else Status.FAIL, want, human(value), keys, note)
-        passed = isinstance(value, str) and value.strip().casefold() == self.expected.casefold()
+            # A flag is read as true or false, or it is unknown: a missing or null flag is never
+            # taken for "off" (connectwise/records.py, AccountingPackageSetup).
+            if not isinstance(value, bool):
+                return ctx.unknown(want, keys, self._not_read(value))
+            passed = value == self.expected
+            return Outcome(Status.PASS if passed else Status.FAIL, want, human(value), keys)
+        if not isinstance(value, str):
+            return ctx.unknown(want, keys, self._not_read(value))
+        passed = value.strip().casefold() == self.expected.casefold()
         return Outcome(Status.PASS if passed else Status.FAIL, want, human(value), keys)
 
     def remedy(self, ctx: RemedyContext) -> Remedy:
@@ -123,3 +127,8 @@ class AccountingSettingRequirement(Requirement):
             names = {name: ident for ident, name in ACCOUNTING_PACKAGES.items() if name != ident}
             return ActualValues((*ACCOUNTING_PACKAGES, NOT_SET), names)
         return None  # other text fields (formats) are free text as far as a waiver goes
+
+    def _not_read(self, value: object) -> str:
+        if value is None:
+            return f"{self.key} is not among the settings read from ConnectWise"
+        return f"{self.key} holds {value!r}, which is not a {type(self.expected).__name__}"

@@ -23,7 +23,7 @@ class CogsSegmentsRequirement(Requirement):
     person_reason = "the ConnectWise API exposes no type for COGS segments"
 
     def evaluate(self, ctx: Context) -> Outcome:
-        reason = ctx.unknown_reason(("gl.cogs1",))
+        reason = ctx.snapshot.unknown_section("gl")
         if reason is not None:
             return ctx.unknown(EXPECTED, ("gl.cogs1",), reason)
         segments = segments_in_use(ctx.snapshot, "cogs")

@@ -33,6 +33,10 @@ class CustomizeRequirement(Requirement):
         value = ctx.snapshot.value(self.key)
         if value is True:
             return Outcome(Status.PASS, ALLOWED, ALLOWED, keys)
+        unread = ctx.snapshot.unknown_settings("customize")
+        if unread:
+            # An item whose table could not be told may be this one: absence is not proven.
+            return ctx.unknown(ALLOWED, (*keys, *unread), next(iter(unread.values())))
         actual = NOT_SET if value is None else NOT_ALLOWED
         return Outcome(Status.FAIL, ALLOWED, actual, keys)
 

@@ -46,8 +46,14 @@ class PermissionRequirement(Requirement):
             return ctx.unknown(self.level, keys, reason)
         actual = ctx.snapshot.value(self.key)
         if actual is None:
-            # The role settings were read and this row is missing: ConnectWise grants nothing.
-            return Outcome(Status.FAIL, self.level, NOT_SET, keys)
+            # ConnectWise lists a row for every module function of a role, so a row it did not
+            # return was not read; it is not "None" (connectwise/records.py).
+            return ctx.unknown(
+                self.level,
+                keys,
+                f"ConnectWise did not list '{self.module} > {self.function}' among the role's "
+                "permissions",
+            )
         if not isinstance(actual, str) or actual not in LEVELS:
             # Not a ConnectWise level (None/My/All): a normalizer problem, not drift.
             return ctx.unknown(

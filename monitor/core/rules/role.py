@@ -51,8 +51,12 @@ class MemberRoleRequirement(Requirement):
             return Outcome(
                 Status.FAIL, expected, NOT_SET, KEYS, "the API member has no security role"
             )
-        role_read = snapshot.unknown_reason("role.inactive") is None
-        if role_read and snapshot.value("role.inactive") is True:
+        inactive_unknown = snapshot.unknown_reason("role.inactive")
+        if inactive_unknown is not None and snapshot.unknown_section("role") is None:
+            # The role record was read but not its inactive flag: do not pass on a guess. (When
+            # the whole record is unreadable by design, the member's reference is the evidence.)
+            return ctx.unknown(expected, KEYS, inactive_unknown)
+        if inactive_unknown is None and snapshot.value("role.inactive") is True:
             return Outcome(
                 Status.FAIL, expected, f"{name} (inactive)", KEYS, "the role is inactive"
             )

@@ -39,17 +39,32 @@ class Segment:
     caption_key: str
     type_key: str
     type: str | None
+    unknown: str | None = None  # why the type (or whether the segment is in use) is unknown
 
 
 def segments_in_use(snapshot: Snapshot, prefix: str) -> list[Segment]:
-    """Segments whose caption is set, for ``prefix`` "segment" or "cogs"."""
+    """Segments whose caption is set, for ``prefix`` "segment" or "cogs".
+
+    A segment whose caption could not be read is listed too, as unknown: it may be in use.
+    """
     found = []
     for n in SEGMENT_NUMBERS:
-        caption = snapshot.value(f"gl.{prefix}{n}")
-        if isinstance(caption, str) and caption.strip():
-            kind = snapshot.value(f"gl.{prefix}{n}type")
+        caption_key, type_key = f"gl.{prefix}{n}", f"gl.{prefix}{n}type"
+        caption_unknown = snapshot.unknown_reason(caption_key)
+        caption = snapshot.value(caption_key)
+        if caption_unknown is not None:
+            found.append(Segment(n, "?", caption_key, type_key, None, caption_unknown))
+        elif isinstance(caption, str) and caption.strip():
+            kind = snapshot.value(type_key)
             found.append(
-                Segment(n, caption, f"gl.{prefix}{n}", f"gl.{prefix}{n}type", _str_or_none(kind))
+                Segment(
+                    n,
+                    caption,
+                    caption_key,
+                    type_key,
+                    _str_or_none(kind),
+                    snapshot.unknown_reason(type_key),
+                )
             )
     return found
 
@@ -57,18 +72,37 @@ def segments_in_use(snapshot: Snapshot, prefix: str) -> list[Segment]:
 def judge_segments(
     segments: list[Segment], class_allowed: Collection[int], expected: str
 ) -> Outcome:
-    """Pass when each segment is "Account", or "Class" where allowed; name the offenders."""
+    """Fail when a segment read is neither "Account" nor an allowed "Class"; else unknown when
+    any segment could not be read; else pass. Names the offenders."""
     keys = tuple(k for s in segments for k in (s.caption_key, s.type_key))
-    actual = ", ".join(f"{s.number} {s.caption!r}={human(s.type)}" for s in segments)
-    offenders = _offenders(segments, class_allowed)
-    if not offenders:
-        return Outcome(Status.PASS, expected, actual, keys)
-    note = "; ".join(f"segment {s.number} ({s.caption!r}) is {human(s.type)}" for s in offenders)
-    if any(s.type == "Class" for s in offenders):
-        note += (
-            "; if Class is intended, list the segment number in the tenant's options.class_segments"
+    actual = ", ".join(
+        f"{s.number} {s.caption!r}={'unknown' if s.unknown else human(s.type)}" for s in segments
+    )
+    readable = _readable(segments)
+    unreadable = [s for s in segments if s not in readable]
+    offenders = _offenders(readable, class_allowed)
+    if offenders:
+        note = "; ".join(
+            f"segment {s.number} ({s.caption!r}) is {human(s.type)}" for s in offenders
         )
-    return Outcome(Status.FAIL, expected, actual, keys, note)
+        if any(s.type == "Class" for s in offenders):
+            note += (
+                "; if Class is intended, list the segment number in the tenant's "
+                "options.class_segments"
+            )
+        if unreadable:
+            note += f"; segment {', '.join(str(s.number) for s in unreadable)} could not be read"
+        return Outcome(Status.FAIL, expected, actual, keys, note)
+    if unreadable:
+        why = "; ".join(
+            f"segment {s.number}: {s.unknown or 'its type was not read'}" for s in unreadable
+        )
+        return Outcome(Status.UNKNOWN, expected, None, keys, f"not readable: {why}")
+    return Outcome(Status.PASS, expected, actual, keys)
+
+
+def _readable(segments: list[Segment]) -> list[Segment]:
+    return [s for s in segments if s.unknown is None and s.type is not None]
 
 
 def _offenders(segments: list[Segment], class_allowed: Collection[int]) -> list[Segment]:
@@ -92,7 +126,7 @@ class AccountSegmentsRequirement(Requirement):
         expected = "Account"
         if allowed:
             expected += f" (Class allowed for segment {', '.join(map(str, allowed))})"
-        reason = ctx.unknown_reason(("gl.segment1",))
+        reason = ctx.snapshot.unknown_section("gl")
         if reason is not None:
             return ctx.unknown(expected, ("gl.segment1",), reason)
         segments = segments_in_use(ctx.snapshot, "segment")
@@ -110,7 +144,8 @@ class AccountSegmentsRequirement(Requirement):
             return PersonNeeded(
                 "no account segment has a caption: a person sets up the GL account structure"
             )
-        offenders = _offenders(segments, ctx.options.class_segments)
+        # A segment whose type could not be read is never written: unknown is not wrong.
+        offenders = _offenders(_readable(segments), ctx.options.class_segments)
         if not offenders:
             return PersonNeeded("every account segment in use already has an allowed type")
         operations = tuple(
