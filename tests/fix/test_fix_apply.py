@@ -4,6 +4,10 @@ decides, what ConnectWise answered when it did not hold, and everything recorded
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +237,43 @@ def test_an_applied_fix_shows_in_history_the_alert_thread_and_the_weekly_report(
     assert resolved["cwdrift_operator"] == "jane"
     assert report["fixed_by"]["cwdrift"] == {"count": 1, "median_time_to_fix_hours": 3.0}
     assert report["fixed_by"]["person"]["count"] == 0
+
+
+def run_on_a_terminal(env: FixEnv, answer: str, *args: str) -> tuple[int, str]:
+    """The installed ``cwdrift`` in a child process whose stdin and stdout are a real terminal."""
+    primary, secondary = pty.openpty()
+    command = [str(Path(sys.executable).with_name("cwdrift")), "--config", str(env.config), *args]
+    process = subprocess.Popen(
+        command, stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True
+    )
+    os.close(secondary)
+    output = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(primary, answer.encode() + b"\n")
+            answered = True
+    os.close(primary)
+    return process.wait(timeout=60), output.decode(errors="replace")
+
+
+@pytest.mark.parametrize(("answer", "sent"), [("n", 0), ("y", 1)])
+def test_apply_asks_on_a_terminal_and_sends_only_on_yes(
+    env: FixEnv, answer: str, sent: int
+) -> None:
+    env.tenant("globex")
+    code, output = run_on_a_terminal(env, answer, "fix", "--tenant", "globex", "--apply")
+    assert "Send 1 PATCH request to globex? [y/N]" in output
+    assert env.writes("globex", ACCOUNTING_PATCH) == sent
+    assert code == (1 if answer == "n" else 0)
+    if answer == "n":
+        assert "Nothing was sent." in output
+    else:
+        assert "FIXED (verified by re-reading)" in output
