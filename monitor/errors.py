@@ -2,6 +2,7 @@
 
 CwdriftError                      base; ``kind`` is a stable short name stored on check runs
 ├── ConfigError                   a config or baseline file is invalid (names file, field, fix)
+│   └── ConfigErrors              several problems of one file, reported together (one line each)
 ├── ConnectWiseError              a read from ConnectWise failed; ``transient`` drives retries
 │   ├── AuthenticationFailed      401, or ConnectWise's "UserNotAuthenticated"
 │   ├── PermissionDenied          403 on a named endpoint; names the missing permission
@@ -19,6 +20,8 @@ CwdriftError                      base; ``kind`` is a stable short name stored o
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class CwdriftError(Exception):
@@ -41,13 +44,66 @@ class CwdriftError(Exception):
 
 
 class ConfigError(CwdriftError):
-    """A config or baseline file is invalid. ``location`` is ``file:line`` or ``file: field``."""
+    """A config or baseline file is invalid. ``location`` is ``file:line`` or ``file: field``.
+
+    Always one line (``file:line: field: problem (fix: ...)``): newlines in the parts are folded,
+    so a message is never mistaken for two problems, and a value from the file cannot fake one.
+    """
 
     kind = "config"
 
     def __init__(self, message: str, *, location: str = "", fix: str = "") -> None:
-        self.location = location
-        super().__init__(f"{location}: {message}" if location else message, fix=fix)
+        self.location = _one_line(location)
+        self.problem = _one_line(message)  # without the location
+        message = self.problem
+        super().__init__(
+            f"{self.location}: {message}" if self.location else message, fix=_one_line(fix)
+        )
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Each problem on its own (this one alone; several for :class:`ConfigErrors`)."""
+        return (self,)
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in a file, so one run of ``config validate`` shows them all.
+
+    ``str()`` is one line per problem; ``message``, ``location`` and ``fix`` are the first one's.
+    Build it with :func:`config_errors`, which returns a lone problem as itself.
+    """
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        flat = tuple(problem for error in errors for problem in error.problems)
+        if not flat:
+            raise ValueError("ConfigErrors needs at least one problem")
+        self._problems = flat
+        first = flat[0]
+        super().__init__(first.problem, location=first.location, fix=first.fix)
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        return self._problems
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self._problems)
+
+    def as_dict(self) -> dict[str, str]:
+        data = super().as_dict()
+        data["message"] = f"{len(self._problems)} problems: " + "; ".join(
+            str(problem) for problem in self._problems
+        )
+        return data
+
+
+def config_errors(errors: Sequence[ConfigError]) -> ConfigError:
+    """One error for ``errors`` (not empty): the error itself when there is only one."""
+    flat = [problem for error in errors for problem in error.problems]
+    return flat[0] if len(flat) == 1 else ConfigErrors(flat)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
 
 
 class ConnectWiseError(CwdriftError):

@@ -19,10 +19,20 @@
 ``${VAR}`` (or ``${VAR:-default}``) in any string expands from the environment; any key ``x_file``
 reads the secret ``x`` from that file. Relative paths are relative to the config file. A literal
 secret in the file is accepted with a warning, since config files end up in backups and repos.
+
+Every problem of a file is reported at once, one line each (``file:line: field: problem (fix:
+...)``), including what only ``run`` used to find: cron fields, time zones, report channels, plain
+http sites, a database URL without its driver, cluster mode on SQLite.
+
+Commands that only read the database load with ``connectwise=False``: a ``${VAR}`` or secret file
+that only a ConnectWise read or an alert send uses may then be missing (a laptop without the keys
+can still run ``report``); the problem is kept in ``LoadedConfig.deferred`` and raised, unchanged,
+by :meth:`LoadedConfig.require_complete` if such a command ever reaches for ConnectWise.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -30,15 +40,29 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from monitor.alerts.config import NotifyConfig
+from monitor.configfile import Expander, invalid, relative_to, validation_problems
+from monitor.connectwise.site import parse_site
 from monitor.core.baseline import Baseline
 from monitor.core.options import TenantOptions, Waiver
 from monitor.core.remedy import FixMode
+from monitor.crontab import check_cron
 from monitor.durations import Duration
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, config_errors
 from monitor.yamlfile import LocatedYaml, PathKey, format_loc, load_located
 
 DEFAULT_CONFIG = Path("cwdrift.yaml")
@@ -47,8 +71,35 @@ CONFIG_ENV = "CWDRIFT_CONFIG"
 # Keys holding secrets: a literal value gets a warning, and each accepts a ``<key>_file`` twin.
 SECRET_KEYS = frozenset({"private_key", "fix_private_key", "password", "bot_token", "webhook_url"})
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# What only a ConnectWise read uses, per tenant; with ``notify.slack``/``notify.email`` (only an
+# alert send uses them) the values a database-only command may leave unresolved.
+CONNECTWISE_FIELDS = frozenset(
+    {
+        "site",
+        "company_id",
+        "public_key",
+        "private_key",
+        "client_id",
+        "integration_member",
+        "fix_public_key",
+        "fix_private_key",
+    }
+)
+# Stand-ins that pass validation, for values left unresolved (reported, or deferred until
+# require_complete); .invalid names never resolve (RFC 2606): a stray use reaches no server.
+_STAND_INS = {
+    "site": "unset.invalid",
+    "webhook_url": "https://unset.invalid/",
+    "base_url": "https://unset.invalid/",
+    "host": "unset.invalid",
+    "sender": "unset@unset.invalid",
+    "recipients": "unset@unset.invalid",
+    "port": "587",
+}
+
 _TENANT_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_LINE = re.compile(r":(\d+)(?=:|$)")
+_DATABASE_BACKENDS = ("sqlite", "postgresql")
 
 
 class _Strict(BaseModel):
@@ -65,14 +116,32 @@ class Schedule(_Strict):
         description="Random delay so tenants do not all hit the API at once.",
     )
 
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(minutes=1):
+            raise invalid(
+                "must be at least 1 minute (ConnectWise rate guidance)", "use e.g. every: 1h"
+            )
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _readable_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_cron(value)
+            except ValueError as exc:
+                raise invalid(
+                    str(exc),
+                    "use 5 crontab fields: minute hour day month weekday, e.g. '0 * * * *'",
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _one_trigger(self) -> Schedule:
         if self.every is not None and self.cron is not None:
-            raise ValueError("give either 'every' or 'cron', not both")
-        if self.every is not None and self.every < timedelta(minutes=1):
-            raise ValueError("'every' must be at least 1 minute (ConnectWise rate guidance)")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError("'cron' needs 5 fields: minute hour day month weekday")
+            raise invalid("gives both 'every' and 'cron'", "keep one of them")
         return self
 
     @property
@@ -119,6 +188,15 @@ class TenantConfig(_Strict):
         """Whether write credentials for fixes are configured."""
         return self.fix_public_key is not None and self.fix_private_key is not None
 
+    @field_validator("site")
+    @classmethod
+    def _https_site(cls, value: str) -> str:
+        try:
+            parse_site(value)
+        except ConfigError as exc:
+            raise invalid(exc.problem, exc.fix) from None
+        return value
+
     def __repr__(self) -> str:  # the private key is a SecretStr already; keep repr short too
         return f"TenantConfig(id={self.id!r}, site={self.site!r})"
 
@@ -147,6 +225,13 @@ class DaemonConfig(_Strict):
     # auto: cluster on PostgreSQL, single on SQLite (see monitor/daemon/mode.py for why).
     mode: Literal["auto", "single", "cluster"] = "auto"
 
+    @field_validator("dispatch_every")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise invalid("must be at least 1 second", "use e.g. dispatch_every: 30s")
+        return value
+
 
 class ReportConfig(_Strict):
     """The weekly compliance report: when and where it goes."""
@@ -156,6 +241,18 @@ class ReportConfig(_Strict):
     timezone: str = "UTC"
     channels: tuple[str, ...] = ()
     enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise invalid(
+                f"unknown time zone {value[:60]!r}",
+                "use an IANA name such as UTC, Europe/London or America/New_York",
+            ) from None
+        return value
 
 
 class RetentionConfig(_Strict):
@@ -174,14 +271,19 @@ class Config(_Strict):
     report: ReportConfig = ReportConfig()
     retention: RetentionConfig = RetentionConfig()
 
-    @model_validator(mode="after")
-    def _unique_tenants(self) -> Config:
-        seen: set[str] = set()
-        for tenant in self.tenants:
-            if tenant.id in seen:
-                raise ValueError(f"tenant id {tenant.id!r} appears twice")
-            seen.add(tenant.id)
-        return self
+    # Rules across sections (unique tenant ids, report.channels, daemon.mode) are checked by
+    # load_config on the file's data, so they are reported with their lines beside the others.
+
+    @field_validator("database")
+    @classmethod
+    def _usable_database(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem:
+            raise invalid(
+                problem,
+                "use sqlite:///path/to/cwdrift.db or postgresql+psycopg://user@host/dbname",
+            )
+        return value
 
     def tenant(self, tenant_id: str) -> TenantConfig:
         for tenant in self.tenants:
@@ -199,39 +301,65 @@ class Config(_Strict):
 
 @dataclass
 class LoadedConfig:
-    """A validated config, where it came from, and warnings for the user (never secrets)."""
+    """A validated config, where it came from, and warnings for the user (never secrets).
+
+    ``deferred`` holds the problems of values a database-only load left unresolved (see the
+    module docstring); it is empty for a full load.
+    """
 
     config: Config
     path: Path
     warnings: list[str] = field(default_factory=list)
+    deferred: tuple[ConfigError, ...] = ()
+    located: LocatedYaml | None = field(default=None, repr=False)
+
+    def require_complete(self) -> None:
+        """Raise the deferred problems: the caller is about to use ConnectWise or a channel."""
+        if self.deferred:
+            raise config_errors(self.deferred)
 
     def check_rules_exist(self, rule_ids: Collection[str]) -> None:
         """Every waiver must name a baseline rule: a typo would silently waive nothing."""
+        problems = []
         for t_index, tenant in enumerate(self.config.tenants):
             for w_index, waiver in enumerate(tenant.waivers):
-                if waiver.rule not in rule_ids:
-                    raise ConfigError(
+                if waiver.rule in rule_ids:
+                    continue
+                close = difflib.get_close_matches(waiver.rule, list(rule_ids), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                problems.append(
+                    ConfigError(
                         f"waiver for unknown rule {waiver.rule!r}",
-                        location=f"{self.path}: tenants[{t_index}].waivers[{w_index}].rule",
-                        fix="use a rule id from the baseline (cwdrift baseline validate lists them"
-                        " in config/baseline.yaml)",
+                        location=self._where(("tenants", t_index, "waivers", w_index, "rule")),
+                        fix=f"{hint}use the id of a rule in {self.baseline_name}",
                     )
+                )
+        if problems:
+            raise config_errors(problems)
 
     def check_against(self, baseline: Baseline) -> None:
         """Waivers and fix modes name baseline rules, and each mode is one the rule allows."""
         self.check_rules_exist(baseline.ids)
+        problems = []
         for t_index, tenant in enumerate(self.config.tenants):
             for rule_id, mode in tenant.fix_modes.items():
-                location = f"{self.path}: tenants[{t_index}].fix_modes.{rule_id}"
+                location = self._where(("tenants", t_index, "fix_modes", rule_id))
                 if rule_id not in baseline:
-                    raise ConfigError(
-                        f"fix mode for unknown rule {rule_id!r}",
-                        location=location,
-                        fix="use a rule id from the baseline (config/baseline.yaml)",
+                    close = difflib.get_close_matches(rule_id, list(baseline.ids), n=1)
+                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    problems.append(
+                        ConfigError(
+                            f"fix mode for unknown rule {rule_id!r}",
+                            location=location,
+                            fix=f"{hint}use the id of a rule in {self.baseline_name}",
+                        )
                     )
+                    continue
                 refusal = baseline.rule(rule_id).mode_refusal(mode)
                 if refusal is not None:
-                    raise ConfigError(refusal, location=location, fix="change the mode")
+                    problems.append(ConfigError(refusal, location=location, fix="change the mode"))
+        if problems:
+            raise config_errors(problems)
 
     @property
     def baseline_path(self) -> Path | None:
@@ -239,7 +367,18 @@ class LoadedConfig:
         value = self.config.baseline
         if value in ("", "builtin"):
             return None
-        return _relative_to(self.path, value)
+        return relative_to(self.path, value)
+
+    @property
+    def baseline_name(self) -> str:
+        """The baseline file as a user finds it (the bundled one is config/baseline.yaml)."""
+        path = self.baseline_path
+        return str(path) if path is not None else "the bundled baseline (config/baseline.yaml)"
+
+    def _where(self, loc: PathKey) -> str:
+        if self.located is not None:
+            return self.located.where(loc)
+        return f"{self.path}: {format_loc(loc)}"
 
 
 def config_path(explicit: Path | None, env: Mapping[str, str] | None = None) -> Path:
@@ -252,8 +391,19 @@ def config_path(explicit: Path | None, env: Mapping[str, str] | None = None) -> 
     return DEFAULT_CONFIG
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Load and validate ``path``; errors are ConfigError naming ``file:line: field`` and a fix."""
+def load_config(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    connectwise: bool = True,
+    require_tenants: bool = False,
+) -> LoadedConfig:
+    """Load and validate ``path``; every problem is reported in one ConfigError (one per line).
+
+    ``connectwise=False`` defers the values only ConnectWise reads and alert sends use (see the
+    module docstring). ``require_tenants``: a config without tenants is an error (nothing to
+    monitor) for the commands that monitor; the database-only ones do not need any.
+    """
     env = os.environ if env is None else env
     located = load_located(path)
     if located.data is None:
@@ -261,18 +411,38 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
     if not isinstance(located.data, dict):
         raise ConfigError(
             "the config must be a mapping (database, baseline, tenants, notify)",
-            location=str(path),
+            location=f"{path}:1",
             fix="see config/example.yaml",
         )
-    warnings: list[str] = []
-    data = _expand(located.data, (), located, env, warnings)
+    expander = Expander(
+        located,
+        env,
+        secret_keys=SECRET_KEYS,
+        stand_in=_stand_in,
+        defer=None if connectwise else _deferrable,
+    )
+    data = expander.expand(located.data)
     data["database"] = _database_url(path, data.get("database", Config().database))
+    problems = expander.problems
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(exc, located) from None
-    warnings += _automatic_without_keys(config, located)
-    return LoadedConfig(config=config, path=path, warnings=warnings)
+        problems += validation_problems(
+            exc, located, model=Config, secret_keys=SECRET_KEYS, skip=expander.failed
+        )
+    problems += _cross_problems(data, located)
+    if require_tenants and not data.get("tenants"):
+        problems.append(_no_tenants(located))
+    if problems or config is None:
+        raise config_errors(sorted(problems, key=_line))
+    return LoadedConfig(
+        config=config,
+        path=path,
+        warnings=[*expander.warnings, *_automatic_without_keys(config, located)],
+        deferred=tuple(expander.deferred),
+        located=located,
+    )
 
 
 def _automatic_without_keys(config: Config, located: LocatedYaml) -> list[str]:
@@ -289,69 +459,19 @@ def _automatic_without_keys(config: Config, located: LocatedYaml) -> list[str]:
     return found
 
 
-def _expand(
-    value: Any, loc: PathKey, located: LocatedYaml, env: Mapping[str, str], warnings: list[str]
-) -> Any:
-    if isinstance(value, dict):
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            if key.endswith("_file") and key[: -len("_file")] in SECRET_KEYS:
-                secret_key = key[: -len("_file")]
-                if secret_key in value:
-                    raise ConfigError(
-                        f"both {secret_key!r} and {key!r} are set",
-                        location=located.where((*loc, key)),
-                        fix=f"keep only one of {secret_key} and {key}",
-                    )
-                file_value = _expand(item, (*loc, key), located, env, warnings)
-                result[secret_key] = _read_secret_file(located, (*loc, key), str(file_value))
-                continue
-            expanded = _expand(item, (*loc, key), located, env, warnings)
-            if key in SECRET_KEYS and isinstance(item, str) and item and not _VAR.search(item):
-                warnings.append(
-                    f"{located.where((*loc, key))}: literal secret in the config file; "
-                    f"use ${{VAR}} or {key}_file instead"
-                )
-            result[key] = expanded
-        return result
-    if isinstance(value, list):
-        return [_expand(item, (*loc, i), located, env, warnings) for i, item in enumerate(value)]
-    if isinstance(value, str):
-        return _substitute(value, loc, located, env)
-    return value
+def _deferrable(loc: PathKey) -> bool:
+    """Whether only a ConnectWise read or an alert send uses the value at ``loc``."""
+    if len(loc) >= 3 and loc[0] == "tenants" and isinstance(loc[1], int):
+        return str(loc[2]).removesuffix("_file") in CONNECTWISE_FIELDS
+    if len(loc) >= 4 and loc[0] == "notify" and loc[1] in ("slack", "email"):
+        return isinstance(loc[2], int) and loc[3] != "name"  # names key the channel's history
+    return False
 
 
-def _substitute(text: str, loc: PathKey, located: LocatedYaml, env: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(
-            f"environment variable {name} is not set",
-            location=located.where(loc),
-            fix=f"export {name}=..., or use ${{{name}:-default}}",
-        )
-
-    return _VAR.sub(replace, text)
-
-
-def _read_secret_file(located: LocatedYaml, loc: PathKey, value: str) -> str:
-    secret_path = _relative_to(located.path, value)
-    try:
-        return secret_path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read secret file {secret_path}: {exc.strerror}",
-            location=located.where(loc),
-            fix="check the path and that cwdrift may read it",
-        ) from None
-
-
-def _relative_to(config_file: Path, value: str) -> Path:
-    candidate = Path(value).expanduser()
-    return candidate if candidate.is_absolute() else config_file.parent / candidate
+def _stand_in(loc: PathKey) -> str:
+    """A valid value for the setting at ``loc``, put where its value could not be resolved."""
+    names = [part for part in loc if isinstance(part, str)]
+    return _STAND_INS.get(names[-1].removesuffix("_file"), "unset") if names else "unset"
 
 
 def _database_url(config_file: Path, url: Any) -> Any:
@@ -364,30 +484,100 @@ def _database_url(config_file: Path, url: Any) -> Any:
     return url
 
 
-def _config_error(exc: ValidationError, located: LocatedYaml) -> ConfigError:
-    """The first validation error, located; the rest summarized (inputs never echoed)."""
-    errors = exc.errors(include_input=False, include_url=False)
-    first = errors[0]
-    loc = tuple(part for part in first["loc"] if isinstance(part, str | int))
-    message = first["msg"]
-    if len(errors) > 1:
-        others = "; ".join(
-            f"{format_loc([p for p in e['loc'] if isinstance(p, str | int)])}: {e['msg']}"
-            for e in errors[1:4]
-        )
-        message += f" (also: {others}{' ...' if len(errors) > 4 else ''})"
+def database_url_problem(url: str) -> str:
+    """What stops ``url`` from opening (not a URL, another database, a missing driver), or ''.
+
+    The text of the URL is never echoed: it may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "is not a database URL"
+    backend = parsed.get_backend_name()
+    if backend not in _DATABASE_BACKENDS:
+        return f"{backend!r} is not supported; cwdrift stores its history in SQLite or PostgreSQL"
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError):
+        return f"the database driver {parsed.drivername!r} is not installed"
+    return ""
+
+
+def _cross_problems(data: Mapping[str, Any], located: LocatedYaml) -> list[ConfigError]:
+    """Rules that span sections, checked on the data so they are located and always reported."""
+    problems: list[ConfigError] = []
+    first_line: dict[str, int | None] = {}
+    for index, tenant in enumerate(_items(data, "tenants")):
+        tenant_id = tenant.get("id") if isinstance(tenant, dict) else None
+        if not isinstance(tenant_id, str):
+            continue
+        if tenant_id in first_line:
+            problems.append(
+                ConfigError(
+                    f"tenant id {tenant_id!r} is used twice (also at line {first_line[tenant_id]})",
+                    location=located.where(("tenants", index, "id")),
+                    fix="give each tenant its own id",
+                )
+            )
+        else:
+            first_line[tenant_id] = located.line_of(("tenants", index, "id"))
+
+    notify = _section(data, "notify")
+    names = [
+        channel["name"]
+        for kind in ("slack", "email")
+        for channel in _items(notify, kind)
+        if isinstance(channel, dict) and isinstance(channel.get("name"), str)
+    ]
+    for index, name in enumerate(_items(_section(data, "report"), "channels")):
+        if isinstance(name, str) and name not in names:
+            problems.append(
+                ConfigError(
+                    f"unknown channel {name!r}",
+                    location=located.where(("report", "channels", index)),
+                    fix="name a channel defined under notify.slack or notify.email"
+                    + (f" ({', '.join(names)})" if names else " (none is defined)"),
+                )
+            )
+
+    database = data.get("database")
+    if _section(data, "daemon").get("mode") == "cluster" and isinstance(database, str):
+        try:
+            backend = make_url(database).get_backend_name()
+        except ArgumentError:
+            backend = None  # reported by the database field itself
+        if backend == "sqlite":
+            problems.append(
+                ConfigError(
+                    "is 'cluster', which needs a PostgreSQL database",
+                    location=located.where(("daemon", "mode")),
+                    fix="use daemon.mode: single (or auto) on SQLite, or move the history to "
+                    "PostgreSQL with `cwdrift db migrate-to postgresql+psycopg://...`",
+                )
+            )
+    return problems
+
+
+def _line(error: ConfigError) -> int:
+    """The line an error names (``file:12: ...``), for reporting a file's problems in order."""
+    found = _LINE.search(error.location)
+    return int(found.group(1)) if found else 0
+
+
+def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _items(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _no_tenants(located: LocatedYaml) -> ConfigError:
+    empty_file = not located.lines
     return ConfigError(
-        message,
-        location=located.where(loc),
-        fix=_fix_for(first["type"], loc),
+        "the file is empty: no tenants to monitor" if empty_file else "no tenants to monitor",
+        location=f"{located.path}:1: tenants" if empty_file else located.where(("tenants",)),
+        fix="add a tenant under 'tenants:' (see config/example.yaml)",
     )
-
-
-def _fix_for(error_type: str, loc: PathKey) -> str:
-    names = [part for part in loc if isinstance(part, str)]
-    field_name = names[-1] if names else "the file"
-    if error_type == "extra_forbidden":
-        return f"remove or rename {field_name!r}: it is not a known setting (typo?)"
-    if error_type == "missing":
-        return f"add {field_name!r}"
-    return f"correct {field_name!r} (see config/example.yaml)"

@@ -7,7 +7,10 @@ Every command's help ends with an example (a test keeps that true). A command gr
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +26,7 @@ from monitor.cli import (
     ops_commands,
     report_commands,
 )
-from monitor.cli.common import EXIT_ERROR, state
+from monitor.cli.common import EXIT_ERROR, EXIT_INTERNAL, state
 from monitor.cli.render import err
 from monitor.errors import CwdriftError
 
@@ -70,10 +73,38 @@ def _global(
 
 
 def main() -> None:
-    """Console-script entry point: typed errors become one clear line and exit code 2."""
+    """Console-script entry point: every failure ends in clear lines and a documented exit code.
+
+    A typed error (a bad config, an unreadable database) prints one line per problem and exits 2.
+    Anything else is a bug in cwdrift: one line pointing at a file holding the traceback, exit 3,
+    so a crash is never read as drift (1) or as a bad config (2). The traceback is printed only
+    with CWDRIFT_DEBUG=1, and never with local variables (they may hold secrets).
+    """
     try:
         app()
     except CwdriftError as exc:
         # ConnectWise data may contain [brackets]: never let it be read as markup.
-        err.print(f"error: {exc}", markup=False, style="bold red")
+        for line in str(exc).splitlines():
+            err.print(f"error: {line}", markup=False, style="bold red")
         sys.exit(EXIT_ERROR)
+    except Exception as exc:  # the last line of defence: no traceback on a user's terminal
+        err.print(internal_error(exc), markup=False, style="bold red")
+        sys.exit(EXIT_INTERNAL)
+
+
+def internal_error(exc: BaseException) -> str:
+    """Write ``exc``'s traceback to a private file; the one line to print about it."""
+    text = "".join(traceback.format_exception(exc))  # frames and messages, no locals
+    if os.environ.get("CWDRIFT_DEBUG"):
+        sys.stderr.write(text)
+    try:
+        handle, name = tempfile.mkstemp(prefix="cwdrift-crash-", suffix=".log")  # mode 0600
+        with os.fdopen(handle, "w", encoding="utf-8") as crash_file:
+            crash_file.write(text)
+        where = f"the traceback is in {name}"
+    except OSError:
+        where = "the traceback could not be saved; run again with CWDRIFT_DEBUG=1 to see it"
+    return (
+        f"internal error: {type(exc).__name__} (a bug in cwdrift, not in your input); {where}; "
+        "please report it"
+    )

@@ -45,7 +45,7 @@ def baseline_preview(
     from monitor.jobs.runtime import select_tenants
 
     when = parse_when(at, "--at")
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     tenants = select_tenants(loaded, tenant)
     current = load_baseline(loaded.baseline_path)
     proposed = load_baseline(file)

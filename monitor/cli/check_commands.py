@@ -49,7 +49,7 @@ def check(
     Example: cwdrift check --tenant acme --json
     """
 
-    loaded = load()
+    loaded = load(tenants=True)
     tenants = select_tenants(loaded, tenant)
     runtime = Runtime.open(loaded)
 
@@ -127,7 +127,7 @@ def config_validate(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift --config cwdrift.yaml config validate
     """
-    loaded = load()
+    loaded = load(tenants=True)
     baseline = load_baseline(loaded.baseline_path)
     loaded.check_against(baseline)
     if as_json:

@@ -19,7 +19,8 @@ from monitor.printable import printable
 from monitor.settings import LoadedConfig, config_path, load_config
 from monitor.store.database import Database
 
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+# The exit codes (README, "Exit codes"): scripts tell drift from a failure from a cwdrift bug.
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id from the config.")]
@@ -35,11 +36,20 @@ class State:
 state = State()  # set by the root callback (--config) before any command runs
 
 
-def load() -> LoadedConfig:
-    """The config for this invocation; warnings (never secrets) go to stderr."""
-    loaded = load_config(config_path(state.config_file))
-    for warning in loaded.warnings:
-        render.err.print(f"warning: {warning}", markup=False, style="yellow")
+def load(*, connectwise: bool = True, tenants: bool = False, warn: bool = True) -> LoadedConfig:
+    """The config for this invocation; its warnings (never secrets) go to stderr, once.
+
+    ``connectwise=False`` for commands that only use the database: values only ConnectWise reads
+    and alert sends need may be unset (see :func:`monitor.settings.load_config`).
+    ``tenants=True`` for the commands that monitor: a config without tenants is an error.
+    ``warn=False`` when the caller logs the warnings itself (``run``: JSON logs stay JSON).
+    """
+    loaded = load_config(
+        config_path(state.config_file), connectwise=connectwise, require_tenants=tenants
+    )
+    if warn:
+        for warning in loaded.warnings:
+            render.err.print(f"warning: {warning}", markup=False, style="yellow")
     return loaded
 
 
@@ -67,7 +77,10 @@ def parse_when(value: str | None, option: str) -> datetime | None:
 
 def expiry(value: str, now: datetime, option: str = "--expires") -> datetime:
     """A duration from now such as 2d, 30d or 12w, or an ISO date/time."""
-    relative = parse_duration(value)
+    try:
+        relative = parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc), location=option, fix="use e.g. 2d, 12h or 2w") from None
     if isinstance(relative, timedelta):
         return now + relative
     try:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from monitor.cli import render
-from monitor.cli.common import JsonOpt, expiry, load, open_database, state
+from monitor.cli.common import JsonOpt, expiry, load, open_database
 from monitor.clock import ensure_utc, utcnow
 from monitor.core.baseline import load_baseline
 from monitor.daemon.cluster.scheduler import ClusterTuning
@@ -19,7 +19,6 @@ from monitor.daemon.node import serve
 from monitor.errors import ConfigError
 from monitor.observability import configure_logging
 from monitor.printable import printable
-from monitor.settings import config_path
 from monitor.store.daemon_tables import daemon_status
 from monitor.store.history import open_findings, tenant_summaries
 from monitor.store.outbox import channel_status
@@ -58,15 +57,15 @@ def run(
 
     Example: cwdrift --config /etc/cwdrift/cwdrift.yaml run
     """
-    load()  # fail fast, with the file and line, before the daemon starts
-    configure_logging()
+    configure_logging()  # first: the config's warnings are log lines (JSON when logs are)
+    loaded = load(tenants=True, warn=False)  # fail fast, naming file and line; the daemon logs
     tuning = ClusterTuning(
         ping_every=ping_every,
         worker_heartbeat=worker_heartbeat,
         stalled_after=stalled_after,
         fetch_poll=fetch_poll,
     )
-    asyncio.run(serve(config_path(state.config_file), tuning=tuning, health_port=health_port))
+    asyncio.run(serve(loaded, tuning=tuning, health_port=health_port))
 
 
 @commands.command()
@@ -77,7 +76,7 @@ def status(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift status --json
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     now = utcnow()
     db = open_database(loaded)
     with db.session() as session:
@@ -281,7 +280,7 @@ def silence_add(
 
     Example: cwdrift silence add --tenant acme --reason "tax migration" --author ana --expires 3d
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     if tenant is not None:
         loaded.config.tenant(tenant)
     if rule is not None and rule not in load_baseline(loaded.baseline_path):
@@ -318,7 +317,7 @@ def silence_list(
 
     Example: cwdrift silence list --json
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     db = open_database(loaded)
     with db.session() as session:
         rows = [
@@ -343,7 +342,7 @@ def silence_expire(
 
     Example: cwdrift silence expire 3
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     db = open_database(loaded)
     with db.session() as session:
         data = _silence_dict(expire_silence(session, silence_id, now=utcnow()))

@@ -104,28 +104,23 @@ def fix(
                 f"{' and '.join(chosen)} do not go together", location="cwdrift fix", fix="pick one"
             )
         )
-    loaded = load()
     operator = Operator.current(by)
     if pending:
-        _list_pending(loaded, tenant, as_json)
+        _list_pending(load(connectwise=False), tenant, as_json)  # reads the database only
         return
+    if resume_:
+        loaded = load(connectwise=False)  # writes the database only
+        runtime = Runtime.open(loaded)
+        tenant_cfg = loaded.config.tenant(_required(tenant))
+        _resume(runtime, tenant_cfg, _known_rules(runtime, rule), operator, as_json)
+        return
+    loaded = load()
     if approve_id is not None:
         _approve(loaded, approve_id, operator, as_json)
         return
-    if tenant is None:
-        _refuse(
-            ConfigError(
-                "--tenant is required",
-                location="cwdrift fix",
-                fix="name the tenant: cwdrift fix --tenant ID (or use --pending / --approve)",
-            )
-        )
-    tenant_cfg = loaded.config.tenant(tenant)
+    tenant_cfg = loaded.config.tenant(_required(tenant))
     runtime = Runtime.open(loaded)
     rules = _known_rules(runtime, rule)
-    if resume_:
-        _resume(runtime, tenant_cfg, rules, operator, as_json)
-        return
     tenant_plan = _run(runtime, plan_tenant(runtime, tenant_cfg, rules))
     if not apply_:
         _dry_run(tenant_plan, rules, as_json)
@@ -260,6 +255,18 @@ def _run(runtime: Runtime, work: Any, *, deliver: bool = False) -> Any:
         return result
 
     return asyncio.run(go())
+
+
+def _required(tenant: str | None) -> str:
+    if tenant is None:
+        _refuse(
+            ConfigError(
+                "--tenant is required",
+                location="cwdrift fix",
+                fix="name the tenant: cwdrift fix --tenant ID (or use --pending / --approve)",
+            )
+        )
+    return tenant
 
 
 def _known_rules(runtime: Runtime, rules: list[str] | None) -> list[str] | None:

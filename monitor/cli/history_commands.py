@@ -83,7 +83,7 @@ def history(
             )
         timeline(tenant=tenant, setting=setting, as_json=as_json)
         return
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = Database(loaded.config.database)
     with db.session() as session:
@@ -146,7 +146,7 @@ def show(
 
     Example: cwdrift show --tenant acme --at 2026-11-20T09:00:00Z --failing
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     moment = parse_when(at, "--at") or utcnow()
     db = Database(loaded.config.database)
@@ -297,7 +297,7 @@ def timeline(
 
     Example: cwdrift timeline --tenant acme --setting "transfer expenses"
     """
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = open_database(loaded)
     with db.session() as session:
@@ -382,7 +382,7 @@ def export(
     Example: cwdrift export --tenant acme --since 2026-01-01 --format csv --out acme-changes.csv
     """
     chosen = choice(fmt, ("csv", "json"), "--format")
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = open_database(loaded)
     start = parse_when(since, "--since")

@@ -24,7 +24,7 @@ def db_migrate(as_json: JsonOpt = False) -> None:
     """
     from monitor.store.database import Database
 
-    database = Database(load().config.database)
+    database = Database(load(connectwise=False).config.database)
     try:
         database.migrate()
         revision = database.current_revision()
@@ -57,7 +57,7 @@ def db_migrate_to(
     from monitor.store.database import Database
     from monitor.store.migrate_to import migrate_to
 
-    source = Database(load().config.database)
+    source = Database(load(connectwise=False).config.database)
     try:
 
         def progress(table: str, rows: int) -> None:

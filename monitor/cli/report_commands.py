@@ -77,7 +77,7 @@ def report(
             f"{' and '.join(given)} exclude each other",
             fix="give one period, or none for the current week to date",
         )
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     config = loaded.config
     tz = zone(config.report.timezone)
     now = utcnow()
@@ -139,7 +139,7 @@ def waive(
     """
     from monitor.store.waivers import add_waiver, remove_waiver
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     now = utcnow()
     db = open_database(loaded)
@@ -247,7 +247,7 @@ def waivers(
     """
     from monitor.store.waivers import list_waivers, waiver_events
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     if tenant is not None:
         loaded.config.tenant(tenant)
     now = utcnow()
@@ -302,7 +302,7 @@ def prune(
     """
     from monitor.store.history import prune_checks
 
-    loaded = load()
+    loaded = load(connectwise=False)  # reads the database only
     horizon = utcnow() - loaded.config.retention.check_rows
     db = open_database(loaded)
     with db.session() as session:

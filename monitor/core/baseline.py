@@ -2,20 +2,19 @@
 
 Each rule has common metadata (id, label, severity, rationale, remediation, optional
 ``applies_if``, and how drift may be fixed: ``fix_mode`` and ``safe_to_automate``) and
-kind-specific parameters validated by the kind's model from :data:`monitor.core.rules.KINDS`.
-Validation covers shape and meaning; any problem raises :class:`~monitor.errors.ConfigError`
-naming the file, the line and the fix.
+kind-specific parameters validated by the kind's model from
+:data:`monitor.core.rules.KINDS`. Validation covers shape and meaning; any problem raises
+:class:`~monitor.errors.ConfigError` naming the file, the line and the fix, and every problem
+of a file is reported at once. The YAML is read by :mod:`monitor.yamlfile`, as the config is.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.core.findings import Severity
@@ -23,7 +22,8 @@ from monitor.core.options import TenantOptions
 from monitor.core.remedy import FixMode
 from monitor.core.rules import KINDS, Requirement
 from monitor.data import bundled_file
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, config_errors
+from monitor.yamlfile import LocatedYaml, parse_located, read_text
 
 # An id reads as an assertion: lowercase words joined by hyphens, at least two of them.
 RULE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
@@ -154,92 +154,109 @@ def load_baseline(path: Path | None = None) -> Baseline:
     """Load and validate a baseline file; ``None`` loads the bundled Mobius baseline."""
     if path is None:
         path = bundled_file("baseline.yaml")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the baseline file: {exc.strerror}",
-            location=str(path),
-            fix="check the path, or omit it to use the bundled baseline",
-        ) from exc
+    text = read_text(path, fix="check the path, or omit it to use the bundled baseline")
     return parse_baseline(text, path)
 
 
 def parse_baseline(text: str, source: Path) -> Baseline:
-    """Validate baseline YAML ``text``; ``source`` names it in errors and on the result."""
-    try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise ConfigError(
-            f"invalid YAML: {exc.problem or exc}",
-            location=_at(source, line),
-            fix="fix the YAML syntax at that line (indentation, quoting, a missing ':')",
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"invalid YAML: {exc}", location=str(source), fix="fix the YAML syntax"
-        ) from exc
-    if not isinstance(data, _LineDict):
+    """Validate baseline YAML ``text``; ``source`` names it in errors and on the result.
+
+    Every problem of the file is reported (one ConfigError, one line per problem).
+    """
+    located = parse_located(text, source)  # YAML-level problems: syntax, tags, duplicates
+    data = located.data
+    if not isinstance(data, dict):
         raise ConfigError(
             "the baseline must be a mapping with 'version' and 'rules'",
             location=str(source),
             fix="start the file with 'version: 1' and a 'rules:' list",
         )
+    problems: list[ConfigError] = []
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ConfigError(
-            f"'version' must be a positive integer, got {version!r}",
-            location=_at(source, data.line_of("version")),
-            fix="set 'version: 1'",
+        problems.append(
+            ConfigError(
+                f"'version' must be a positive integer, got {version!r}",
+                location=_at(source, located.line_of(("version",))),
+                fix="set 'version: 1'",
+            )
         )
-    unknown_top = sorted(set(data) - {"version", "rules", "document"})
-    if unknown_top:
-        raise ConfigError(
-            f"unknown top-level field {unknown_top[0]!r}",
-            location=_at(source, data.line_of(unknown_top[0])),
-            fix="top-level fields are 'version', 'document' and 'rules'",
+    for unknown in sorted(set(data) - {"version", "rules", "document"}):
+        problems.append(
+            ConfigError(
+                f"unknown top-level field {unknown!r}",
+                location=_at(source, located.line_of((unknown,))),
+                fix="top-level fields are 'version', 'document' and 'rules'",
+            )
         )
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise ConfigError(
-            "'rules' must be a non-empty list of rules",
-            location=_at(source, data.line_of("rules")),
-            fix="add rules as a YAML list under 'rules:'",
+        problems.append(
+            ConfigError(
+                "'rules' must be a non-empty list of rules",
+                location=_at(source, located.line_of(("rules",))),
+                fix="add rules as a YAML list under 'rules:'",
+            )
         )
+        raw_rules = []
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_rules):
-        rule = _parse_rule(raw, index, source, data.line_of("rules"))
-        if rule.id in seen:
-            raise ConfigError(
-                f"duplicate rule id {rule.id!r} (first defined at line {seen[rule.id]})",
-                location=_at(source, rule.line),
-                fix="give each rule a unique id",
-            )
-        seen[rule.id] = rule.line
-        rules.append(rule)
+        rule = _parse_rule(raw, index, located, problems)
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(rule_id, str):  # a duplicate is one even beside an invalid rule
+            line = located.line_of(("rules", index)) or 0
+            if rule_id in seen:
+                problems.append(
+                    ConfigError(
+                        f"duplicate rule id {rule_id!r} (first defined at line {seen[rule_id]})",
+                        location=_at(source, line),
+                        fix="give each rule a unique id",
+                    )
+                )
+                continue
+            seen[rule_id] = line
+        if rule is not None:
+            rules.append(rule)
+    if problems:
+        raise config_errors(problems)
+    assert isinstance(version, int)  # checked above
     return Baseline(version=version, source=source, rules=tuple(rules))
 
 
-def _parse_rule(raw: object, index: int, source: Path, list_line: int) -> Rule:
-    if not isinstance(raw, _LineDict):
-        raise ConfigError(
-            f"rule #{index + 1} must be a mapping of fields",
-            location=_at(source, list_line),
-            fix="write each rule as '- id: ...' with kind, label, severity, rationale, remediation",
+def _parse_rule(
+    raw: object, index: int, located: LocatedYaml, problems: list[ConfigError]
+) -> Rule | None:
+    """The rule at ``rules[index]``, or None with its problems (all of them) added."""
+    loc = ("rules", index)
+    line = located.line_of(loc) or 0
+    if not isinstance(raw, dict):
+        problems.append(
+            ConfigError(
+                f"rule #{index + 1} must be a mapping of fields",
+                location=_at(located.path, line),
+                fix="write each rule as '- id: ...' with kind, label, severity, rationale, "
+                "remediation",
+            )
         )
+        return None
+    name = raw.get("id") or f"#{index + 1}"
     common = {k: v for k, v in raw.items() if k in _COMMON}
     params = {k: v for k, v in raw.items() if k not in _COMMON}
+    found = len(problems)
+    meta = requirement = None
     try:
         meta = _RuleMeta.model_validate(common)
     except ValidationError as exc:
-        raise _config_error(exc, raw, source, index) from exc
-    try:
-        requirement = KINDS[meta.kind].model_validate(params)
-    except ValidationError as exc:
-        raise _config_error(exc, raw, source, index, kind=meta.kind) from exc
+        problems += _rule_problems(exc, name, loc, located)
+    kind = raw.get("kind")
+    if isinstance(kind, str) and kind in KINDS:  # the parameters are checked even if the
+        try:  # metadata is not, so one run shows every problem of the rule
+            requirement = KINDS[kind].model_validate(params)
+        except ValidationError as exc:
+            problems += _rule_problems(exc, name, loc, located, kind=kind)
+    if meta is None or requirement is None or len(problems) > found:
+        return None
     rule = Rule(
         id=meta.id,
         kind=meta.kind,
@@ -249,10 +266,18 @@ def _parse_rule(raw: object, index: int, source: Path, list_line: int) -> Rule:
         remediation=meta.remediation,
         requirement=requirement,
         applies_if=meta.applies_if,
-        line=raw.line,
+        line=line,
         fix_mode=meta.fix_mode,
         safe_to_automate=meta.safe_to_automate,
     )
+    problems += _fix_problems(rule, loc, located)
+    return None if len(problems) > found else rule
+
+
+def _fix_problems(rule: Rule, loc: tuple[str, int], located: LocatedYaml) -> list[ConfigError]:
+    """A rule marked safe to automate that is not, or a fix_mode the rule cannot have."""
+    found = []
+    requirement = rule.requirement
     if rule.safe_to_automate:
         risk = (
             requirement.automation_risk()
@@ -260,77 +285,51 @@ def _parse_rule(raw: object, index: int, source: Path, list_line: int) -> Rule:
             else f"it can only be fixed by a person: {requirement.person_reason}"
         )
         if risk is not None:
-            raise ConfigError(
-                f"rule {rule.id}: safe_to_automate is refused: {risk}",
-                location=_at(source, raw.line_of("safe_to_automate")),
-                fix="remove safe_to_automate (fix_mode 'approve' lets a person approve each fix)",
+            found.append(
+                ConfigError(
+                    f"rule {rule.id}: safe_to_automate is refused: {risk}",
+                    location=_at(located.path, located.line_of((*loc, "safe_to_automate"))),
+                    fix="remove safe_to_automate (fix_mode 'approve' lets a person approve each "
+                    "fix)",
+                )
             )
     refusal = rule.mode_refusal(rule.fix_mode)
     if refusal is not None:
-        raise ConfigError(
-            refusal, location=_at(source, raw.line_of("fix_mode")), fix="change fix_mode"
+        found.append(
+            ConfigError(
+                refusal,
+                location=_at(located.path, located.line_of((*loc, "fix_mode"))),
+                fix="change fix_mode",
+            )
         )
-    return rule
+    return found
 
 
-def _config_error(
-    exc: ValidationError, raw: _LineDict, source: Path, index: int, kind: str | None = None
-) -> ConfigError:
-    """The first validation problem, located at its field's line."""
-    error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else ""
-    rule_name = raw.get("id") or f"#{index + 1}"
-    if error["type"] == "missing":
-        problem = f"rule {rule_name}: missing required field {field!r}"
-        fix = f"add '{field}:' to the rule"
-    elif error["type"] == "extra_forbidden":
-        allowed = sorted(set(_COMMON) | set(KINDS[kind].model_fields if kind else ()))
-        problem = f"rule {rule_name}: unknown field {field!r}"
-        fix = f"remove it; fields for kind {kind!r} are: {', '.join(allowed)}"
-    else:
-        problem = f"rule {rule_name}: invalid {field!r}: {error['input']!r}"
-        fix = str(error["msg"]).removeprefix("Value error, ")
-    return ConfigError(problem, location=_at(source, raw.line_of(field)), fix=fix)
+def _rule_problems(
+    exc: ValidationError,
+    rule_name: object,
+    loc: tuple[str, int],
+    located: LocatedYaml,
+    kind: str | None = None,
+) -> list[ConfigError]:
+    """Each validation problem of one rule, located at its field's line."""
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if error["type"] == "missing":
+            problem = f"rule {rule_name}: missing required field {field!r}"
+            fix = f"add '{field}:' to the rule"
+        elif error["type"] == "extra_forbidden":
+            allowed = sorted(set(_COMMON) | set(KINDS[kind].model_fields if kind else ()))
+            problem = f"rule {rule_name}: unknown field {field!r}"
+            fix = f"remove it; fields for kind {kind!r} are: {', '.join(allowed)}"
+        else:
+            problem = f"rule {rule_name}: invalid {field!r}: {error['input']!r}"
+            fix = str(error["msg"]).removeprefix("Value error, ")
+        line = located.line_of((*loc, field)) if field else located.line_of(loc)
+        problems.append(ConfigError(problem, location=_at(located.path, line or 0), fix=fix))
+    return problems
 
 
-def _at(source: Path, line: int) -> str:
+def _at(source: Path, line: int | None) -> str:
     return f"{source}:{line}" if line else str(source)
-
-
-class _LineDict(dict[str, Any]):
-    """A YAML mapping that remembers where it and each of its keys start (1-based lines)."""
-
-    line: int
-    key_lines: Mapping[str, int]
-
-    def line_of(self, key: str) -> int:
-        return self.key_lines.get(key, self.line)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader keeping line numbers and rejecting duplicate keys (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = _LineDict()
-        mapping.line = node.start_mark.line + 1
-        key_lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"mapping keys must be strings, got {key!r}", key_node.start_mark
-                )
-            if key in mapping:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            mapping[key] = self.construct_object(value_node, deep=True)
-            key_lines[key] = key_node.start_mark.line + 1
-        mapping.key_lines = key_lines
-        return mapping
-
-
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _LineLoader.construct_mapping,
-)

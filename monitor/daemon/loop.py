@@ -3,9 +3,9 @@
     start()     load the config, migrate, heartbeat, schedule every tenant, dispatch periodically
     check(id)   one scheduled check: run_check(config, tenant), logged, next run recorded
     beat()      refresh this node's row in ``daemon_node``
-    reload()    SIGHUP: re-read the config; a bad one is logged and the old one kept. The
-                injected ``before_reload`` sees both configs first (the node previews a changed
-                baseline on the stored snapshots and logs who would newly fail)
+    reload()    SIGHUP: re-read the config; a bad one is logged (one line) and the old one kept.
+                The injected ``before_reload`` sees both configs first (the node previews a
+                changed baseline on the stored snapshots and logs who would newly fail)
     shutdown()  SIGTERM/SIGINT: no new checks, in-flight ones finish (or are cancelled after the
                 grace period: a check commits once at its end, so a cancelled one writes nothing),
                 one last dispatch of pending alerts, mark the node stopped
@@ -104,8 +104,12 @@ class Daemon:
         periodic: Sequence[PeriodicJob] = (),
         node_id: str | None = None,
         before_reload: BeforeReload | None = None,
+        loaded: LoadedConfig | None = None,
     ) -> None:
+        """``loaded``: the config as the caller already loaded it from ``config_path`` (its
+        warnings are logged at start); without it, start() loads the file."""
         self.config_path = config_path
+        self._preloaded = loaded
         self._periodic = tuple(periodic)
         self._before_reload = before_reload
         self._run_check = run_check
@@ -172,7 +176,8 @@ class Daemon:
 
     async def start(self) -> None:
         """Load and migrate, then schedule: paused, reconciled with the config, resumed."""
-        loaded = load_config(self.config_path)
+        loaded = self._preloaded or load_config(self.config_path, require_tenants=True)
+        self._preloaded = None
         for warning in loaded.warnings:
             log.warning("%s", warning)
         self._loaded = loaded
@@ -246,18 +251,34 @@ class Daemon:
             log.exception("alert dispatch failed; pending alerts stay in the outbox")
 
     async def reload(self) -> bool:
-        """Re-read the config and reconcile the schedules. On a ConfigError keep the old config."""
+        """Re-read the config and reconcile the schedules; any failure keeps the old config.
+
+        Whatever goes wrong is logged as one line (every problem of a bad file, joined) and
+        the daemon carries on with the config it had: a reload never stops a running monitor.
+        """
         if self._scheduler is None:
             log.warning("reload ignored: the daemon is still starting")
             return False
         async with self._reload_lock:
             try:
-                loaded = load_config(self.config_path)
+                # In a thread: a config of thousands of tenants takes seconds to validate.
+                loaded = await asyncio.to_thread(
+                    load_config, self.config_path, require_tenants=True
+                )
                 await self._look_before_reload(loaded)
                 last_checks = await asyncio.to_thread(self._in_session, last_check_times)
                 self.scheduler.reconcile(schedules_of(loaded), last_checks)
-            except ConfigError as exc:
-                log.error("reload failed, keeping the previous config: %s", exc)
+            except CwdriftError as exc:
+                problems = str(exc).splitlines()
+                summary = (
+                    problems[0]
+                    if len(problems) == 1
+                    else (f"{len(problems)} problems: " + "; ".join(problems))
+                )
+                log.error("reload failed, keeping the previous config: %s", summary)
+                return False
+            except Exception:  # a bug: keep serving with the config that worked
+                log.exception("reload failed (a bug in cwdrift), keeping the previous config")
                 return False
             previous, self._loaded = self.loaded, loaded
             for warning in loaded.warnings:
@@ -319,7 +340,13 @@ class Daemon:
     def _on_sighup(self) -> None:
         task = asyncio.ensure_future(self.reload())
         self._signal_tasks.add(task)
-        task.add_done_callback(self._signal_tasks.discard)
+        task.add_done_callback(self._reload_done)
+
+    def _reload_done(self, task: asyncio.Task[Any]) -> None:
+        """Retrieve the reload's outcome, so asyncio never reports an unretrieved exception."""
+        self._signal_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reload failed, keeping the previous config: %r", task.exception())
 
     def _in_session(self, func: Callable[..., Any], *args: Any) -> Any:
         with self.db.session() as session:

@@ -32,7 +32,7 @@ from monitor.observability import (
     start_health_server,
     watch_host_limits,
 )
-from monitor.settings import Config, LoadedConfig, TenantConfig, load_config
+from monitor.settings import LoadedConfig, TenantConfig
 from monitor.store import Database
 
 log = logging.getLogger("cwdrift.node")
@@ -47,11 +47,12 @@ def node_daemon(
     *,
     http: SharedHttp,
     tuning: ClusterTuning = DEFAULT_TUNING,
-    config: Config | None = None,
+    loaded: LoadedConfig | None = None,
 ) -> tuple[Daemon, SchedulerFactory]:
     """A daemon wired to the real checks, recording metrics, on the engine its config picks.
 
     ``http`` (pooled ConnectWise connections) outlives config reloads; the caller closes it.
+    ``loaded``: the config of ``path`` when the caller already loaded it (it is not read again).
     """
     current: list[Runtime] = []
 
@@ -85,6 +86,7 @@ def node_daemon(
         await preview_reload(runtime(in_force), loaded)
 
     node_id = new_node_id()  # one name for the daemon's and the cluster engine's rows
+    config = loaded.config if loaded is not None else None
     factory = SchedulerFactory(path, tuning=tuning, config=config, node_id=node_id)
     daemon = Daemon(
         path,
@@ -94,6 +96,7 @@ def node_daemon(
         scheduler_factory=factory,
         node_id=node_id,
         before_reload=before_reload,
+        loaded=loaded,
         periodic=(
             # Polled: the report's slot is in report.timezone, and a missed one catches up.
             ("weekly-report", REPORT_POLL, weekly_report),
@@ -105,12 +108,18 @@ def node_daemon(
 
 
 async def serve(
-    path: Path, *, tuning: ClusterTuning = DEFAULT_TUNING, health_port: int | None = None
+    loaded: LoadedConfig,
+    *,
+    tuning: ClusterTuning = DEFAULT_TUNING,
+    health_port: int | None = None,
 ) -> None:
-    """Run one node until SIGTERM: the daemon, plus /healthz and /metrics when a port is set."""
-    config = load_config(path).config  # once here; the daemon's start loads it once more
+    """Run one node until SIGTERM: the daemon, plus /healthz and /metrics when a port is set.
+
+    ``loaded`` is the config as ``cwdrift run`` loaded it (read once; SIGHUP re-reads its path).
+    """
+    config = loaded.config
     http = SharedHttp(on_response=record_connectwise_response)
-    daemon, factory = node_daemon(path, http=http, tuning=tuning, config=config)
+    daemon, factory = node_daemon(loaded.path, http=http, tuning=tuning, loaded=loaded)
     port = health_port if health_port is not None else config.daemon.health_port
     health = None
     if port is not None:

@@ -39,6 +39,9 @@ class Runtime:
         clock: Clock = utcnow,
         migrate: bool = True,
     ) -> Runtime:
+        # Checks read ConnectWise and send alerts: a config loaded for database-only commands
+        # (values left unresolved) must not get this far.
+        loaded.require_complete()
         db = Database(loaded.config.database)
         if migrate:
             db.migrate()

@@ -43,12 +43,20 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK_KEY = 0x63776472  # "cwdr"
 # How long a SQLite writer waits for another writer's lock before failing (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# What to do when the configured database cannot be used (a test follows this advice).
+CONFIG_DATABASE_FIX = (
+    "check that the database server is reachable and that 'database:' in the config is right; "
+    "`cwdrift db migrate` creates or upgrades the schema"
+)
 
 
 class Database:
     """One engine and its sessions. Cheap to keep for the life of the process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, fix: str = CONFIG_DATABASE_FIX) -> None:
+        """``fix``: the advice when the database cannot be used (the default is for the
+        database named in the config)."""
+        self._fix = fix
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -85,11 +93,7 @@ class Database:
         password = self.url.password
         if password:
             detail = detail.replace(str(password), "***")
-        return StoreError(
-            f"{action} at {self.display_url}: {detail}",
-            fix="check that the database server is reachable, the URL in the config "
-            "(database.url) is right, and run `cwdrift migrate` if the schema is missing",
-        )
+        return StoreError(f"{action} at {self.display_url}: {detail}", fix=self._fix)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -37,6 +37,11 @@ BATCH_ROWS = 1000
 _FOREIGN_PREFIXES = ("alembic_", "procrastinate_")
 
 Progress = Callable[[str, int], None]
+# What to do when the target cannot be opened (a test follows this advice).
+TARGET_FIX = (
+    "check that the server is reachable, that the target database exists and is empty "
+    "(e.g. createdb cwdrift_new) and that the URL given to `cwdrift db migrate-to` is right"
+)
 
 
 @dataclass
@@ -70,7 +75,7 @@ def migrate_to(
     progress: Progress | None = None,
 ) -> CopyReport:
     """Copy all of ``source`` into the empty database at ``target_url``; verify the row counts."""
-    target = Database(target_url)
+    target = Database(target_url, fix=TARGET_FIX)
     try:
         if source.url == target.url:
             raise StoreError(
@@ -129,7 +134,7 @@ def _refuse_unknown_tables(connection: Connection, known: list[Table], where: st
     if unknown:
         raise StoreError(
             f"{where} has tables this cwdrift version does not know: {', '.join(unknown)}",
-            fix="run migrate-to with the cwdrift version that created them",
+            fix="run `cwdrift db migrate-to` with the cwdrift version that created them",
         )
 
 

@@ -28,7 +28,8 @@ def example_env(text: str) -> dict[str, str]:
     env = dict(SIM_ENV)
     for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
         if "DATABASE" in name or name.endswith("DB_URL"):
-            env.setdefault(name, "sqlite:///example.db")
+            # PostgreSQL: the deployment examples run in cluster mode (not contacted here).
+            env.setdefault(name, "postgresql+psycopg://cwdrift@db.example/cwdrift")
         elif "WEBHOOK" in name or "SLACK" in name:
             env.setdefault(name, "https://hooks.slack.com/services/T/B/x")
         elif name.endswith("_URL"):

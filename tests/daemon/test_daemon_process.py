@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from bad_configs import CASES
 from daemon_config import config_yaml
 from daemon_waits import until_sync
 from sqlmodel import select
@@ -93,6 +94,49 @@ def test_the_process_checks_reloads_on_sighup_and_stops_on_sigterm(tmp_path):
     assert seen.nodes[0].stopped_at is not None
     assert set(seen.next_runs) == {"a", "b"}
     db.dispose()
+
+
+def test_sighup_with_hostile_files_logs_one_line_each_and_the_daemon_carries_on(tmp_path):
+    url = f"sqlite:///{tmp_path}/cwdrift.db"
+    config = tmp_path / "cwdrift.yaml"
+    config.write_text(config_yaml(url, ["a"]))
+    log_path = tmp_path / "daemon.log"
+    hostile = [c for c in CASES if c.name in {"alias-bomb", "not-utf-8", "overflowing-duration"}]
+
+    def log_text() -> str:
+        return log_path.read_text(errors="replace") if log_path.exists() else ""
+
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(config)], stderr=log_file, stdout=log_file
+        )
+    try:
+        until_sync(lambda: "daemon running" in log_text(), "the daemon to report it is running")
+        for count, case in enumerate(hostile, start=1):
+            if isinstance(case.content, bytes):
+                config.write_bytes(case.content)
+            else:
+                config.write_text(case.content)
+            process.send_signal(signal.SIGHUP)
+            until_sync(
+                lambda n=count: log_text().count("reload failed") == n,
+                f"the failed reload of {case.name} to be logged",
+            )
+            [*_, failed] = [line for line in log_text().splitlines() if "reload failed" in line]
+            assert f"{config}:{case.line}: {case.field}: " in failed
+        config.write_text(config_yaml(url, ["a", "b"]))
+        process.send_signal(signal.SIGHUP)
+        until_sync(lambda: "config reloaded" in log_text(), "a good file to be reloaded")
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log_text()
+    assert returncode == 0, output
+    assert "Traceback" not in output
+    assert "never retrieved" not in output
 
 
 def test_python_m_monitor_daemon_checks_every_tenant_and_sends_alerts_on_exit(tmp_path):

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.crontab import cron_trigger, crontab_weekdays
 from monitor.daemon.scheduler import (
     ReconcilePlan,
-    cron_trigger,
-    crontab_weekdays,
     first_run_at,
     misfire_grace,
     plan_reconcile,
@@ -147,7 +146,9 @@ def test_misfire_grace_is_half_the_interval(schedule, seconds):
 
 
 def test_an_invalid_cron_names_the_tenant_and_the_fix():
-    schedules = {"good": HOURLY, "acme": Schedule(cron="61 * * * *")}
+    # The config loader rejects it first; this is the scheduler's own guard.
+    bad = Schedule.model_construct(cron="61 * * * *", every=None, jitter=timedelta(0))
+    schedules = {"good": HOURLY, "acme": bad}
     with pytest.raises(ConfigError) as caught:
         validate_schedules(schedules)
     message = str(caught.value)

@@ -99,8 +99,10 @@ async def test_a_bad_cron_changes_nothing(make_scheduler):
     scheduler = make_scheduler(Recorder(), clock=lambda: now)
     scheduler.reconcile({"a": HOURLY}, {"a": now})
     scheduler.start()
+    # The config loader rejects such a cron; the scheduler still refuses one built around it.
+    bad = Schedule.model_construct(cron="0 25 * * *", every=None, jitter=timedelta(0))
     with pytest.raises(ConfigError, match="'b'"):
-        scheduler.reconcile({"b": Schedule(cron="0 25 * * *")}, {})
+        scheduler.reconcile({"b": bad}, {})
     assert scheduler.next_runs() == {"a": now + timedelta(hours=1)}
 
 

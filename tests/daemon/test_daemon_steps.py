@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from bad_configs import CASES, BadConfig
 from daemon_config import config_yaml
 from daemon_jobs import StoreJobs
 from daemon_waits import event, until
@@ -207,6 +208,37 @@ async def test_reload_with_a_bad_config_keeps_the_old_one(
     assert schedule_rows(sqlite_url) == {"a": now + HOUR}
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+async def test_sighup_with_any_bad_file_logs_one_line_and_keeps_the_config(
+    tmp_path, sqlite_url, now, daemons, caplog, case: BadConfig
+):
+    seed_last_check(sqlite_url, "a", now)
+    config = tmp_path / "cwdrift.yaml"
+    config.write_text(config_yaml(sqlite_url, ["a"]))
+    daemon = daemons(config, StoreJobs(lambda: now), lambda: now)
+    await daemon.start()
+    loaded_before = daemon.loaded
+    if isinstance(case.content, bytes):
+        config.write_bytes(case.content)
+    else:
+        config.write_text(case.content)
+    caplog.set_level(logging.INFO)
+
+    daemon._on_sighup()  # what the SIGHUP handler does: reload in a task of its own
+    [task] = daemon._signal_tasks
+    await asyncio.wait_for(task, timeout=30)
+
+    assert task.result() is False
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage().count("\n") for r in errors] == [0]  # one line
+    message = errors[0].getMessage()
+    assert message.startswith("reload failed, keeping the previous config: ")
+    assert f"{config}:{case.line}: {case.field}: " in message
+    assert errors[0].exc_info is None  # no traceback
+    assert daemon.loaded is loaded_before
+    assert daemon.scheduler.next_runs() == {"a": now + HOUR}
+
+
 async def test_shutdown_waits_for_the_in_flight_check_then_dispatches(
     tmp_path, sqlite_url, now, daemons
 ):
@@ -280,7 +312,7 @@ async def test_one_tenants_failure_is_logged_and_others_still_run(
 async def test_beat_refreshes_the_node_row(tmp_path, sqlite_url, now, daemons):
     clock = [now]
     config = tmp_path / "cwdrift.yaml"
-    config.write_text(config_yaml(sqlite_url, []))
+    config.write_text(config_yaml(sqlite_url, ["a"]))
     daemon = daemons(config, StoreJobs(lambda: clock[0]), lambda: clock[0])
     await daemon.start()
     clock[0] = now + timedelta(seconds=15)

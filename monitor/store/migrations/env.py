@@ -52,7 +52,9 @@ def run_migrations_online() -> None:
         return
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
-        raise SystemExit("set sqlalchemy.url (alembic -x or alembic.ini) or use `cwdrift migrate`")
+        raise SystemExit(
+            "set sqlalchemy.url (alembic -x or alembic.ini) or use `cwdrift db migrate`"
+        )
     engine = create_engine(url)
     try:
         with engine.connect() as new_connection:
