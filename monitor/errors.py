@@ -11,10 +11,7 @@ CwdriftError                      base; ``kind`` is a stable short name stored o
 │   ├── ServerError               5xx after the retry budget
 │   ├── ConnectionFailed          DNS, refused, reset, TLS, timeout after the retry budget
 │   ├── MalformedResponse         not JSON, or JSON of the wrong shape
-│   ├── IncompleteRead            a read ended early (e.g. paging broke mid-way)
-│   ├── WriteRejected             400 on a write: ConnectWise refused the body (field messages)
-│   ├── WriteConflict             409 on a write: the record is in use or changed
-│   └── WriteOutcomeUnknown       a write was sent but no clear answer came (timeout, 5xx)
+│   └── IncompleteRead            a read ended early (e.g. paging broke mid-way)
 ├── StoreError                    the database refused a write or read
 └── DeliveryError                 a notification could not be sent; ``permanent`` or not
 """
@@ -177,29 +174,6 @@ class MalformedResponse(ConnectWiseError):
 class IncompleteRead(ConnectWiseError):
     kind = "incomplete"
     transient = True
-
-
-class WriteRejected(ConnectWiseError):
-    """ConnectWise refused a write (400); ``errors`` are its ``errors[]`` as "field: message"."""
-
-    kind = "rejected"
-
-    def __init__(
-        self, message: str, *, endpoint: str = "", errors: tuple[str, ...] = (), fix: str = ""
-    ) -> None:
-        self.errors = errors
-        super().__init__(message, endpoint=endpoint, status=400, fix=fix)
-
-
-class WriteConflict(ConnectWiseError):
-    kind = "conflict"
-
-
-class WriteOutcomeUnknown(ConnectWiseError):
-    """A write was sent and then timed out or failed with 5xx: it may have landed. Never retried
-    blindly; re-read the record to know."""
-
-    kind = "outcome_unknown"
 
 
 class StoreError(CwdriftError):

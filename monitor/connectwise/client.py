@@ -30,7 +30,7 @@ import functools
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -55,9 +55,6 @@ from monitor.errors import (
     PermissionDenied,
     RateLimited,
     ServerError,
-    WriteConflict,
-    WriteOutcomeUnknown,
-    WriteRejected,
 )
 
 log = logging.getLogger("cwdrift.connectwise")
@@ -85,18 +82,10 @@ _PERMISSIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-# The same for writes: ConnectWise checks the row's Edit level [§7; simulator routes].
-_WRITE_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("/system/apimembers", "System > Member Maintenance: Edit"),
-    ("/system/members", "System > Member Maintenance: Edit"),
-    ("/finance/", "Finance > Accounting Interface: Edit"),
-)
-
-
-def required_permission(endpoint: str, *, write: bool = False) -> str:
+def required_permission(endpoint: str) -> str:
     """The role permission a 403 on ``endpoint`` most likely means is missing ("" if unknown)."""
     lowered = endpoint.lower()
-    for prefix, permission in _WRITE_PERMISSIONS if write else _PERMISSIONS:
+    for prefix, permission in _PERMISSIONS:
         if lowered.startswith(prefix):
             return permission
     return ""
@@ -372,110 +361,6 @@ class ConnectWiseClient:
         if "://" in path or not path.startswith("/"):
             raise ValueError(f"expected an API path like '/system/info', got {path!r}")
         return f"{self.base_url}{path}"
-
-    # -- writes ------------------------------------------------------------------------------
-
-    async def patch(self, path: str, operations: Sequence[Mapping[str, Any]]) -> Json:
-        """PATCH one record with a JSON Patch array [§7]; the record as ConnectWise answers it.
-
-        Sent once, never retried: a write that may have landed is not repeated blindly. A
-        timeout or 5xx after sending is :class:`WriteOutcomeUnknown` (re-read to know); 400 is
-        :class:`WriteRejected` with ConnectWise's field messages; 403 names the Edit permission.
-        """
-        if self._http is None or self._limiter is None:
-            raise RuntimeError("use 'async with ConnectWiseClient(...)' before writing")
-        endpoint = _endpoint_of(path)
-        headers = self._headers.copy()
-        headers["Content-Type"] = "application/json"
-        request = httpx.Request(
-            "PATCH",
-            _parsed_url(self._url(path)),
-            headers=headers,
-            content=orjson.dumps(list(operations)),
-            extensions=self._extensions,
-        )
-        try:
-            async with self._limiter.slot():
-                response = await self._http.send(request, auth=None, follow_redirects=False)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ConnectionFailed(  # never left this machine: nothing was written
-                f"could not send PATCH {endpoint} to {self.site.host}: {_name(exc)}",
-                endpoint=endpoint,
-                fix="check the site and network; nothing was written",
-            ) from None
-        except httpx.RequestError as exc:
-            raise WriteOutcomeUnknown(
-                f"PATCH {endpoint} was sent but no answer came ({_name(exc)}): it may or may "
-                "not have been applied",
-                endpoint=endpoint,
-                fix="re-read the record (cwdrift check) before trying again",
-            ) from None
-        status = response.status_code
-        log.debug("PATCH %s -> %d", endpoint, status)
-        if 200 <= status < 300:
-            payload = self._decode(response, endpoint)
-            return payload if isinstance(payload, dict) else {}
-        raise self._write_error_for(response, endpoint)
-
-    def _write_error_for(self, response: httpx.Response, endpoint: str) -> ConnectWiseError:
-        status = response.status_code
-        said = self._server_message(response)
-        detail = f" (ConnectWise said: {said})" if said else ""
-        if status == 400:
-            errors = self._field_errors(response)
-            listed = f": {'; '.join(errors)}" if errors else ""
-            return WriteRejected(
-                f"ConnectWise refused PATCH {endpoint}{detail}{listed}",
-                endpoint=endpoint,
-                errors=errors,
-                fix="nothing was written; the request needs changing",
-            )
-        if status == 403:
-            permission = required_permission(endpoint, write=True)
-            lacks = f"the write key's role lacks {permission}" if permission else "not allowed"
-            return PermissionDenied(
-                f"ConnectWise refused PATCH {endpoint}: {lacks}{detail}",
-                endpoint=endpoint,
-                permission=permission,
-                fix=(
-                    f"grant {permission} to the role of the fix key's member"
-                    if permission
-                    else "check the role of the fix key's member"
-                ),
-            )
-        if status == 409:
-            return WriteConflict(
-                f"ConnectWise answered 409 Conflict to PATCH {endpoint}{detail}",
-                endpoint=endpoint,
-                status=status,
-                fix="the record is in use or changed; re-read it and try again later",
-            )
-        if status >= 500:
-            return WriteOutcomeUnknown(
-                f"ConnectWise failed with {status} on PATCH {endpoint}{detail}: the change may "
-                "or may not have been applied",
-                endpoint=endpoint,
-                status=status,
-                fix="re-read the record (cwdrift check) before trying again",
-            )
-        return self._error_for(response, endpoint, 1)
-
-    def _field_errors(self, response: httpx.Response) -> tuple[str, ...]:
-        """``errors[]`` of an ErrorResponseMessage as "field: message", scrubbed [§3.13]."""
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            return ()
-        items = body.get("errors") if isinstance(body, dict) else None
-        found = []
-        for item in items if isinstance(items, list) else ():
-            if not isinstance(item, dict):
-                continue
-            field_name, message = item.get("field"), item.get("message")
-            text = f"{field_name}: {message}" if field_name else str(message or "")
-            if text:
-                found.append(self._scrub(text)[:200])
-        return tuple(found[:20])
 
     # -- one request with retries ------------------------------------------------------------
 
