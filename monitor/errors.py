@@ -3,15 +3,19 @@
 CwdriftError                      base; ``kind`` is a stable short name stored on check runs
 ├── ConfigError                   a config or baseline file is invalid (names file, field, fix)
 │   └── ConfigErrors              several problems of one file, reported together (one line each)
-├── ConnectWiseError              a read from ConnectWise failed; ``transient`` drives retries
+├── ConnectWiseError              a request to ConnectWise failed; ``transient`` drives retries
 │   ├── AuthenticationFailed      401, or ConnectWise's "UserNotAuthenticated"
 │   ├── PermissionDenied          403 on a named endpoint; names the missing permission
 │   ├── NotFound                  404 (on cloud this can also mean bad authentication)
 │   ├── RateLimited               429 after the retry budget; carries ``retry_after``
-│   ├── ServerError               5xx after the retry budget
+│   ├── ServerError               5xx to a read, after the retry budget
 │   ├── ConnectionFailed          DNS, refused, reset, TLS, timeout after the retry budget
 │   ├── MalformedResponse         not JSON, or JSON of the wrong shape
-│   └── IncompleteRead            a read ended early (e.g. paging broke mid-way)
+│   │   └── ResponseTooLarge      over the size cap (``max_response_mb``) or the row cap
+│   ├── IncompleteRead            a read ended early (e.g. paging broke mid-way)
+│   ├── ValidationRejected        400 to a write: ConnectWise refused values; ``problems``
+│   ├── Conflict                  409 to a write: the record is in use
+│   └── WriteOutcomeUnknown       a write may or may not have landed: re-read before retrying
 ├── StoreError                    the database refused a write or read
 └── DeliveryError                 a notification could not be sent; ``permanent`` or not
 """
@@ -19,6 +23,7 @@ CwdriftError                      base; ``kind`` is a stable short name stored o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class CwdriftError(Exception):
@@ -104,7 +109,8 @@ def _one_line(text: str) -> str:
 
 
 class ConnectWiseError(CwdriftError):
-    """A ConnectWise request failed. ``endpoint`` is the API path, never a full URL with secrets."""
+    """A ConnectWise request failed. ``endpoint`` is the API path, never a full URL with secrets;
+    ``method`` is the HTTP method (``GET`` for every read)."""
 
     kind = "connectwise"
 
@@ -115,14 +121,18 @@ class ConnectWiseError(CwdriftError):
         endpoint: str = "",
         status: int | None = None,
         fix: str = "",
+        method: str = "GET",
     ) -> None:
         self.endpoint = endpoint
         self.status = status
+        self.method = method
         super().__init__(message, fix=fix)
 
     def as_dict(self) -> dict[str, str]:
         data = super().as_dict()
         data["endpoint"] = self.endpoint
+        if self.method != "GET":  # reads keep the shape they always had
+            data["method"] = self.method
         if self.status is not None:
             data["status"] = str(self.status)
         return data
@@ -136,10 +146,16 @@ class PermissionDenied(ConnectWiseError):
     kind = "permission"
 
     def __init__(
-        self, message: str, *, endpoint: str = "", permission: str = "", fix: str = ""
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        permission: str = "",
+        fix: str = "",
+        method: str = "GET",
     ) -> None:
         self.permission = permission
-        super().__init__(message, endpoint=endpoint, status=403, fix=fix)
+        super().__init__(message, endpoint=endpoint, status=403, fix=fix, method=method)
 
 
 class NotFound(ConnectWiseError):
@@ -151,10 +167,16 @@ class RateLimited(ConnectWiseError):
     transient = True
 
     def __init__(
-        self, message: str, *, endpoint: str = "", retry_after: float | None = None, fix: str = ""
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        retry_after: float | None = None,
+        fix: str = "",
+        method: str = "GET",
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, endpoint=endpoint, status=429, fix=fix)
+        super().__init__(message, endpoint=endpoint, status=429, fix=fix, method=method)
 
 
 class ServerError(ConnectWiseError):
@@ -171,8 +193,67 @@ class MalformedResponse(ConnectWiseError):
     kind = "malformed"
 
 
+class ResponseTooLarge(MalformedResponse):
+    """An answer over the size cap, or a list over the row cap: the read stopped there.
+
+    No configuration record of ConnectWise comes near the caps, so such an answer is not one we
+    understand (a proxy's endless page, a runaway list): malformed, not transient.
+    """
+
+
 class IncompleteRead(ConnectWiseError):
     kind = "incomplete"
+    transient = True
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One ``ValidationError`` of a refused write: ``field``, ``code`` and ``message`` as
+    ConnectWise sent them (scrubbed of secrets and control characters, bounded in length)."""
+
+    field: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        said = f"{self.field}: {self.message}" if self.field else self.message
+        return f"{said} ({self.code})" if self.code else said
+
+
+class ValidationRejected(ConnectWiseError):
+    """400 to a write: ConnectWise refused the values (``ErrorResponseMessage.errors[]``).
+
+    Nothing was written; sending the same request again would be refused again.
+    """
+
+    kind = "rejected"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        method: str,
+        problems: tuple[FieldProblem, ...] = (),
+        fix: str = "",
+    ) -> None:
+        self.problems = problems
+        super().__init__(message, endpoint=endpoint, status=400, fix=fix, method=method)
+
+
+class Conflict(ConnectWiseError):
+    """409 to a write: ConnectWise says the record is in use (or changed); nothing was written."""
+
+    kind = "conflict"
+    transient = True
+
+
+class WriteOutcomeUnknown(ConnectWiseError):
+    """A write may or may not have landed: a timeout, a dropped connection or a 5xx after it was
+    sent, or a success answer we could not read. Never sent again blindly: the caller re-reads
+    the record (remediation) or looks the ticket up by ``externalXRef`` before trying again."""
+
+    kind = "write_unknown"
     transient = True
 
 

@@ -212,8 +212,20 @@ class ConnectWiseLimits(_Strict):
         description="Per host. ConnectWise's guidance: over 1,000/min is likely throttled (429); "
         "higher values are for on-premise servers and the simulator.",
     )
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Per try of a request, in total (connect, send, wait, read the whole body).",
+    )
     max_attempts: int = Field(default=5, ge=1, le=10)
+    max_response_mb: int = Field(
+        default=20,
+        ge=1,
+        le=1024,
+        description="The largest answer read, in MB (a list's pages together); a larger one is "
+        "an error for that tenant, and the rest of it is never read. A check's largest real "
+        "answer is about 100 KB.",
+    )
 
 
 class DaemonConfig(_Strict):

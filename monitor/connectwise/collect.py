@@ -29,6 +29,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from monitor.connectwise.client import ConnectWiseClient
+from monitor.connectwise.conditions import UnsafeCondition, equals
 from monitor.connectwise.raw import RawTenant
 from monitor.connectwise.records import (
     ACCOUNTING_SETUP,
@@ -143,14 +144,15 @@ async def collect_tenant(
 
 def member_condition(identifier: str, *, tenant_id: str) -> str:
     """``identifier="X"`` for ``conditions``; refuses characters that would change the query."""
-    text = identifier.strip()
-    if not text or any(ch in text for ch in '"\\') or not text.isprintable():
+    try:
+        return equals("identifier", identifier.strip())
+    except UnsafeCondition as exc:
         raise ConfigError(
-            f"integration_member {identifier!r} is not a valid ConnectWise member identifier",
+            f"integration_member {identifier!r} is not a valid ConnectWise member identifier "
+            f"({exc})",
             location=f"tenant {tenant_id}: integration_member",
             fix="use the API member's identifier as shown in System > Members > API Members",
-        )
-    return f'identifier="{text}"'
+        ) from None
 
 
 def caller_of(rows: tuple[MySecurity, ...]) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.clock import utcnow
-from monitor.connectwise.client import ConnectWiseClient, RetryPolicy
+from monitor.connectwise.client import MEGABYTE, ConnectWiseClient, RetryPolicy
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.session import CompanyInfoCache, SharedHttp
 from monitor.core.baseline import Baseline, load_baseline
@@ -97,6 +97,7 @@ class Runtime:
             limits=self.limits,
             retry=RetryPolicy(attempts=cw.max_attempts),
             timeout=cw.timeout_seconds,
+            max_response_bytes=cw.max_response_mb * MEGABYTE,
             tenant=tenant.id,
         )
 

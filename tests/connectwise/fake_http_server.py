@@ -21,6 +21,7 @@ class Request:
     path: str
     query: str
     headers: dict[str, str]  # lower-case names
+    peer: str = ""  # the client's "host:port": one per TCP connection
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def serve_handler(handler: Handler) -> Iterator[FakeServer]:
             path=scope["path"],
             query=scope["query_string"].decode(),
             headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
+            peer=":".join(str(part) for part in scope.get("client") or ()),
         )
         served.append(request)
         answer = handler(request)

@@ -175,7 +175,7 @@ def test_several_accounting_records_are_warned_about(
     ]
 
 
-@pytest.mark.parametrize("identifier", ['Gozynta"API', "a\\b", "", "  ", "tab\there"])
+@pytest.mark.parametrize("identifier", ['Gozynta"API', "a\\b", "Goz*", "", "  ", "tab\there"])
 def test_member_identifier_that_would_change_the_query_is_a_config_error(
     identifier: str,
 ) -> None:

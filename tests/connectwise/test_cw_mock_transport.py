@@ -6,25 +6,15 @@ function. The simulator over real HTTP stays the main test double (test_cw_clien
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from monitor.connectwise.client import ConnectWiseClient
-from monitor.connectwise.limits import HostLimits
 from monitor.errors import ConnectionFailed, ConnectWiseError, IncompleteRead
 
-from .conftest import CLIENT_ID, RETRY, RecordingSleep
-
-SITE = "https://cw.example.test"
-API = f"{SITE}/v4_6_release/apis/3.0"  # on-premise: no api- host
-ON_PREMISE = {"Codebase": "v4_6_release/", "IsCloud": "False"}
-PRIVATE = "Priv-Mock-Secret-5e6f"
-TOKEN = base64.b64encode(f"acme+pub:{PRIVATE}".encode()).decode()
-
-Handler = Callable[[httpx.Request], httpx.Response]
+from .conftest import RETRY, RecordingSleep
+from .mock_connectwise import API, ON_PREMISE, PRIVATE, TOKEN, api_paths, client, connectwise
 
 
 class BreaksMidBody(httpx.AsyncByteStream):
@@ -33,38 +23,6 @@ class BreaksMidBody(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield b'[{"id": 1}, '
         raise httpx.ReadError("[Errno 104] Connection reset by peer")
-
-
-def connectwise(api: Handler) -> tuple[httpx.AsyncClient, list[httpx.Request]]:
-    """An httpx client whose transport answers companyinfo, then hands API requests to ``api``."""
-    sent: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        if request.url.path.startswith("/login/companyinfo/"):
-            return httpx.Response(200, json=ON_PREMISE)
-        return api(request)
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(handle)), sent
-
-
-def client(http: httpx.AsyncClient, sleep: RecordingSleep) -> ConnectWiseClient:
-    return ConnectWiseClient(
-        SITE,
-        "acme",
-        "pub",
-        PRIVATE,
-        CLIENT_ID,
-        http=http,
-        retry=RETRY,
-        sleep=sleep,
-        limits=HostLimits(per_minute=100_000),
-        timeout=10.0,
-    )
-
-
-def api_paths(sent: list[httpx.Request]) -> list[str]:
-    return [r.url.path for r in sent if not r.url.path.startswith("/login/")]
 
 
 async def test_a_reset_mid_body_is_retried_then_a_connection_failure(sleep: RecordingSleep) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
 from collections.abc import Iterator
 
@@ -146,14 +147,30 @@ async def test_a_reset_mid_body_is_a_protocol_error_not_a_timeout(
     assert "Timeout" not in caught.value.message
 
 
+def no_deadline(_: float) -> asyncio.Timeout:
+    """The client's whole-request deadline switched off, to see the transport's own timeout."""
+    return asyncio.timeout(None)
+
+
 async def test_a_slow_answer_is_a_read_timeout(
+    sim: RunningSimulator, make_client: ClientFactory
+) -> None:
+    sim.state.add_fault("acme", Fault(kind="latency", seconds=0.6, endpoint="/finance/glCaptions"))
+    # The total deadline (as long as the read timeout, and started first) would win the race.
+    async with make_client(timeout=0.1, deadline=no_deadline) as cw:
+        with pytest.raises(ConnectionFailed) as caught:
+            await cw.get_list("/finance/glCaptions")
+    assert "did not answer /finance/glCaptions within 0.1s (ReadTimeout)" in caught.value.message
+
+
+async def test_a_slow_answer_meets_the_deadline_first(
     sim: RunningSimulator, make_client: ClientFactory
 ) -> None:
     sim.state.add_fault("acme", Fault(kind="latency", seconds=0.6, endpoint="/finance/glCaptions"))
     async with make_client(timeout=0.1) as cw:
         with pytest.raises(ConnectionFailed) as caught:
             await cw.get_list("/finance/glCaptions")
-    assert "did not answer /finance/glCaptions within 0.1s (ReadTimeout)" in caught.value.message
+    assert "did not answer /finance/glCaptions within 0.1s (deadline)" in caught.value.message
 
 
 # -- the observer ----------------------------------------------------------------------------
