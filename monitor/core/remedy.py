@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from monitor import permissions
 from monitor.core.options import TenantOptions
 from monitor.core.snapshot import Snapshot
 
-# The role permission each writable record needs (ConnectWise checks the row's Edit level).
-ACCOUNTING_EDIT = "Finance > Accounting Interface: Edit"
-MEMBER_EDIT = "System > Member Maintenance: Edit"
-ROLES_INQUIRE = "System > Security Roles: Inquire"  # to find the expected role's id
+# The role permission each writable record needs (ConnectWise checks the row's Edit level), and
+# the one that finds the expected role's id.
+ACCOUNTING_EDIT = permissions.ACCOUNTING_EDIT
+MEMBER_EDIT = permissions.MEMBERS_EDIT
+ROLES_INQUIRE = permissions.ROLES_INQUIRE
 
 ACCOUNTING_SETUP = "/finance/accountingPackageSetup/{id}"
 GL_CAPTIONS = "/finance/glCaptions/{id}"
