@@ -11,6 +11,9 @@
         private_key_file: /run/secrets/acme  # or private_key: ${ACME_PRIVATE_KEY}
         client_id: ${CW_CLIENT_ID}
         integration_member: GozyntaAPI
+        fix_public_key: ${ACME_FIX_PUBLIC_KEY}        # optional: a member that may write fixes
+        fix_private_key_file: /run/secrets/acme-fix
+        fix_modes: {transfer-expenses-as-bill-is-off: auto}   # report | approve | auto
         ticket_company: Acme                # the MSP's company for it (connectwise_ticket)
     notify: {slack: [...], email: [...], connectwise_ticket: [...], routes: [...]}
 
@@ -57,8 +60,10 @@ from monitor.alerts.model import TenantRef
 from monitor.alerts.routing import match_routes
 from monitor.configfile import Expander, invalid, relative_to, validation_problems
 from monitor.connectwise.site import parse_site
+from monitor.core.baseline import Baseline
 from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions, Waiver
+from monitor.core.remedy import FixMode
 from monitor.crontab import check_cron
 from monitor.durations import Duration
 from monitor.errors import ConfigError, config_errors
@@ -68,12 +73,21 @@ DEFAULT_CONFIG = Path("cwdrift.yaml")
 CONFIG_ENV = "CWDRIFT_CONFIG"
 
 # Keys holding secrets: a literal value gets a warning, and each accepts a ``<key>_file`` twin.
-SECRET_KEYS = frozenset({"private_key", "password", "bot_token", "webhook_url"})
+SECRET_KEYS = frozenset({"private_key", "fix_private_key", "password", "bot_token", "webhook_url"})
 
 # What only a ConnectWise read uses, per tenant; with ``notify.slack``/``notify.email`` (only an
 # alert send uses them) the values a database-only command may leave unresolved.
 CONNECTWISE_FIELDS = frozenset(
-    {"site", "company_id", "public_key", "private_key", "client_id", "integration_member"}
+    {
+        "site",
+        "company_id",
+        "public_key",
+        "private_key",
+        "client_id",
+        "integration_member",
+        "fix_public_key",
+        "fix_private_key",
+    }
 )
 # Stand-ins that pass validation, for values left unresolved (reported, or deferred until
 # require_complete); .invalid names never resolve (RFC 2606): a stray use reaches no server.
@@ -161,6 +175,26 @@ class TenantConfig(_Strict):
         default=None,
         description="The MSP's company identifier for this customer, for connectwise_ticket.",
     )
+    # Write credentials for `cwdrift fix`: a separate API member whose role may Edit (README,
+    # "Fixing drift"). Without them fixing stays a dry run.
+    fix_public_key: str | None = Field(default=None, min_length=1)
+    fix_private_key: SecretStr | None = None
+    fix_modes: dict[str, FixMode] = Field(
+        default_factory=dict,
+        description="Rule id -> report | approve | auto: what the daemon does when it fails.",
+    )
+
+    @model_validator(mode="after")
+    def _fix_keys_together(self) -> TenantConfig:
+        if (self.fix_public_key is None) != (self.fix_private_key is None):
+            missing = "fix_private_key" if self.fix_private_key is None else "fix_public_key"
+            raise ValueError(f"fix_public_key and fix_private_key go together: add {missing}")
+        return self
+
+    @property
+    def can_write(self) -> bool:
+        """Whether write credentials for fixes are configured."""
+        return self.fix_public_key is not None and self.fix_private_key is not None
 
     @field_validator("site")
     @classmethod
@@ -347,6 +381,30 @@ class LoadedConfig:
         if problems:
             raise config_errors(problems)
 
+    def check_against(self, baseline: Baseline) -> None:
+        """Waivers and fix modes name baseline rules, and each mode is one the rule allows."""
+        self.check_rules_exist(baseline.ids)
+        problems = []
+        for t_index, tenant in enumerate(self.config.tenants):
+            for rule_id, mode in tenant.fix_modes.items():
+                location = self._where(("tenants", t_index, "fix_modes", rule_id))
+                if rule_id not in baseline:
+                    close = difflib.get_close_matches(rule_id, list(baseline.ids), n=1)
+                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    problems.append(
+                        ConfigError(
+                            f"fix mode for unknown rule {rule_id!r}",
+                            location=location,
+                            fix=f"{hint}use the id of a rule in {self.baseline_name}",
+                        )
+                    )
+                    continue
+                refusal = baseline.rule(rule_id).mode_refusal(mode)
+                if refusal is not None:
+                    problems.append(ConfigError(refusal, location=location, fix="change the mode"))
+        if problems:
+            raise config_errors(problems)
+
     @property
     def baseline_path(self) -> Path | None:
         """None for the bundled baseline."""
@@ -427,10 +485,24 @@ def load_config(
     return LoadedConfig(
         config=config,
         path=path,
-        warnings=expander.warnings,
+        warnings=[*expander.warnings, *_automatic_without_keys(config, located)],
         deferred=tuple(expander.deferred),
         located=located,
     )
+
+
+def _automatic_without_keys(config: Config, located: LocatedYaml) -> list[str]:
+    """A rule in auto mode without write keys cannot be fixed: say so once, at load."""
+    found = []
+    for index, tenant in enumerate(config.tenants):
+        automatic = sorted(rule for rule, mode in tenant.fix_modes.items() if mode is FixMode.AUTO)
+        if automatic and not tenant.can_write:
+            found.append(
+                f"{located.where(('tenants', index, 'fix_modes'))}: {', '.join(automatic)} "
+                "in auto mode, but the tenant has no fix_public_key/fix_private_key: those fixes "
+                "are only planned (cwdrift fix --pending)"
+            )
+    return found
 
 
 def _deferrable(loc: PathKey) -> bool:

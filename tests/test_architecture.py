@@ -18,6 +18,7 @@ PACKAGE = REPO / "monitor"
 
 # Modules of ours that import nothing of ours but each other: anything may use them.
 LEAVES = {
+    "permissions",
     "errors",
     "clock",
     "durations",

@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     CANNOT_VERIFY = "cannot_verify"
     NEW = "new"
     REGRESSED = "regressed"
+    FIX_FAILED = "fix_failed"  # an automatic fix did not hold; automatic fixes of it stop
     REMINDER = "reminder"
     RESOLVED = "resolved"
     RECOVERED = "recovered"
@@ -47,6 +48,24 @@ class TenantRef:
     name: str
     tags: tuple[str, ...] = ()
     ticket_company: str | None = None  # the MSP's company for it, for ticket channels
+
+
+@dataclass(frozen=True, slots=True)
+class FixNote:
+    """A write cwdrift sent for one rule just before the check that verifies it.
+
+    The check says what came of it: the rule's resolved notice becomes "fixed by cwdrift", and
+    an automatic fix that did not hold is announced once (the daemon then stops trying).
+    """
+
+    operator: str  # who ran it, e.g. "jane on ops-1", or "cwdrift daemon (automatic)"
+    automatic: bool = False
+    answer: str = ""  # ConnectWise's answer to the write, for the notice that it did not hold
+    resume: str = ""  # the command that resumes automatic fixes of the rule
+
+    @property
+    def fixed_by(self) -> str:
+        return f"cwdrift ({self.operator})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +107,7 @@ class AlertEvent:
     changed_at: str | None = None
     silenced_until: datetime | None = None  # "was silenced until ..." on late delivery
     error: dict[str, str] | None = None  # cannot_verify: the typed error's kind, message, fix
+    fixed_by: str | None = None  # resolved by a cwdrift write: "cwdrift (jane on ops-1)"
 
     @property
     def sort_key(self) -> tuple[int, int, str]:
@@ -109,6 +129,7 @@ class AlertEvent:
             "changed_at": self.changed_at,
             "silenced_until": _iso(self.silenced_until),
             "error": self.error,
+            "fixed_by": self.fixed_by,
         }
 
     @classmethod
@@ -129,6 +150,7 @@ class AlertEvent:
             changed_at=data["changed_at"],
             silenced_until=_from_iso(data["silenced_until"]),
             error=data["error"],
+            fixed_by=data.get("fixed_by"),  # absent from groups stored before 0008
         )
 
 

@@ -13,7 +13,10 @@ lifecycle's events, as routed to the channel, move it:
                                                    closed the ticket (the alert channels still
                                                    remind)
     open --a rule passes, others fail-->   open    an internal note
-    open --the last rule passes-->         closed  a resolution note, then the closed status
+    open --the last rule passes-->         closed  a resolution note ("fixed by cwdrift" when
+                                                   cwdrift's own write did it), then the
+                                                   closed status
+    open --an automatic fix did not hold-> open    an internal note (the ticket keeps its status)
     closed --one of its rules regresses within reopen_within-->  open
                                                    reopen the same ticket, naming when it was
                                                    last resolved; later, or a rule that was not
@@ -42,7 +45,7 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.alerts.config import TicketChannel
-from monitor.alerts.messages import KIND_TITLES, format_time
+from monitor.alerts.messages import format_time, title_of
 from monitor.alerts.model import (
     COLLECTION_KEY,
     COLLECTION_SEVERITY,
@@ -228,8 +231,14 @@ class _Planner:
         ]
         reminders = [e for e in events if e.kind is EventKind.REMINDER and e.alert_key in failing]
         resolved = [e for e in events if e.kind is EventKind.RESOLVED and e.alert_key in failing]
+        unfixed = [e for e in events if e.kind is EventKind.FIX_FAILED and e.alert_key in failing]
         if opening:
             incident = self._open(IncidentKind.DRIFT, incident, opening)
+        if unfixed and incident is not None:
+            # News, not a new failure: posted even to a ticket a person closed, never reopening it.
+            incident = self._step(
+                incident, _unfixed_note(self.group, unfixed), severity=_worst(unfixed)
+            )
         if reminders and incident is not None:
             incident = self._step(
                 incident,
@@ -495,8 +504,15 @@ def _partly_resolved_note(
     return "\n\n".join([head, *(_item(e) for e in events)])
 
 
+def _unfixed_note(group: NotificationGroup, events: Sequence[AlertEvent]) -> str:
+    head = f"An automatic fix did not hold at {_when(group)}."
+    return "\n\n".join([head, *(_item(e) for e in events)])
+
+
 def _resolved_note(group: NotificationGroup, events: Sequence[AlertEvent]) -> str:
-    head = f"Resolved: every rule of this ticket passes again at {_when(group)}."
+    fixed = all(e.fixed_by for e in events)
+    how = " (fixed by cwdrift)" if fixed else ""
+    head = f"Resolved{how}: every rule of this ticket passes again at {_when(group)}."
     return "\n\n".join([head, *(_item(e) for e in events), "cwdrift closes the ticket."])
 
 
@@ -528,7 +544,7 @@ def _reopened_note(
 
 def _item(event: AlertEvent) -> str:
     """One alert, as lines: what, values, who, the fix."""
-    lines = [f"{KIND_TITLES[event.kind]} ({event.severity.value}): {event.label}"]
+    lines = [f"{title_of(event)} ({event.severity.value}): {event.label}"]
     if event.error is not None:
         lines.append(f"  Error ({event.error.get('kind')}): {event.error.get('message')}")
     if event.expected is not None or event.actual is not None:

@@ -5,6 +5,7 @@
     history                  changes, snapshot_at, findings_at, open findings, summaries
     outbox, silences, waivers, report_reads, daemon_tables, cluster_tables, tickets
                              the queries of alerting, reports, the daemon and cluster mode
+    fixes                    fix plans and the writes cwdrift sent (``cwdrift fix``)
 
 ``TABLE_MODULES`` lists every module that defines tables. Importing the package imports them
 all, once, so the whole schema is on ``SQLModel.metadata`` before any session or migration
@@ -19,6 +20,7 @@ from monitor.store import (
     alert_tables,
     cluster_tables,
     daemon_tables,
+    fix_tables,
     tables,
     ticket_tables,
     waiver_tables,
@@ -31,6 +33,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     daemon_tables,  # daemon_node, tenant_schedule
     waiver_tables,  # waiver, waiver_event
     cluster_tables,  # cluster_node
+    fix_tables,  # fix_plan, fix_attempt
     ticket_tables,  # ticket_incident
 )
 

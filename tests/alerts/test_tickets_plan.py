@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ticket_builders import ACME_TICKETS, Walk, ticket_channel, ticket_policy
 
 from monitor.alerts.config import NotifyConfig, Silence
-from monitor.alerts.model import NotificationGroup, TenantRef
+from monitor.alerts.model import FixNote, NotificationGroup, TenantRef
 from monitor.alerts.tickets import (
     SUMMARY_MAX,
     XREF_MAX,
@@ -164,6 +164,32 @@ def test_cannot_verify_is_a_ticket_of_its_own_closed_when_readable_again() -> No
     assert readable.xref == blind.xref and readable.status is StatusChange.CLOSE
     assert readable.note.startswith("Readable again")
     assert walk.incident(IncidentKind.DRIFT).is_open  # the drift ticket is untouched
+
+
+def test_a_fix_cwdrift_made_closes_the_ticket_saying_so() -> None:
+    walk = Walk(ticket_policy())
+    walk.check(T0, [EXPENSES_FAIL])
+    fixes = {EXPENSE_RULE: FixNote(operator="jane on ops-1")}
+    step = only(walk.check(hours(1), [EXPENSES_PASS], fixes=fixes))
+    assert step.status is StatusChange.CLOSE
+    assert step.note.startswith("Resolved (fixed by cwdrift): every rule of this ticket")
+    assert "FIXED BY CWDRIFT (critical): Transfer Expenses as a Bill is off" in step.note
+    assert "Note: fixed by cwdrift (jane on ops-1)" in step.note
+
+
+def test_an_automatic_fix_that_did_not_hold_is_a_note_that_reopens_nothing() -> None:
+    walk = Walk(ticket_policy())
+    created = only(walk.check(T0, [EXPENSES_FAIL]))
+    fixes = {EXPENSE_RULE: FixNote(operator="cwdrift daemon", automatic=True, resume="cwdrift fix")}
+    step = only(walk.check(hours(1), [EXPENSES_FAIL], fixes=fixes))
+    assert (step.xref, step.status, step.skip_if_closed) == (
+        created.xref,
+        StatusChange.KEEP,
+        False,
+    )
+    assert step.note.startswith("An automatic fix did not hold")
+    assert "AUTOMATIC FIX DID NOT HOLD (critical)" in step.note
+    assert walk.incident().is_open
 
 
 def silence(until: datetime, **target: str) -> Silence:

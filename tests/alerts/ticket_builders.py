@@ -3,14 +3,14 @@ lifecycle, routing and ticket planning (pure), carrying alert states and inciden
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.lifecycle import plan_alerts
-from monitor.alerts.model import AlertState, TenantRef
+from monitor.alerts.model import AlertState, FixNote, TenantRef
 from monitor.alerts.notify import notifications
 from monitor.alerts.tickets import Incident, IncidentKind, TicketMessage
 from monitor.core.findings import Finding
@@ -55,6 +55,7 @@ class Walk:
         error: CwdriftError | None = None,
         channel: str = "psa",
         silences: Sequence[Silence] = (),
+        fixes: Mapping[str, FixNote] | None = None,
     ) -> TicketMessage | None:
         """One check; the ticket message ``channel`` gets (None: nothing)."""
         planned = plan_alerts(
@@ -65,6 +66,7 @@ class Walk:
             policy=self.config,
             now=at,
             silences=silences,
+            fixes=fixes,
         )
         out = notifications(
             planned, self.config, list(self.incidents.values()), tenant=self.tenant, now=at

@@ -1,7 +1,7 @@
 """Ticket channels' incidents: one row per ticket channel, tenant and incident kind.
 
 Revision ID: 0009_tickets
-Revises: 0006_delivery
+Revises: 0008_remediation
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_tickets"
-down_revision: str | None = "0006_delivery"
+down_revision: str | None = "0008_remediation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
