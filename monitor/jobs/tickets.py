@@ -39,15 +39,18 @@ from monitor.connectwise.client import ConnectWiseClient
 from monitor.core.baseline import Baseline
 from monitor.errors import CwdriftError
 from monitor.jobs.runtime import Runtime
+from monitor.permissions import (
+    COMPANIES_INQUIRE,
+    TICKETS_ADD,
+    TICKETS_EDIT,
+    TICKETS_INQUIRE,
+)
 from monitor.settings import Config, TenantConfig, routed_channels
 from monitor.store.outbox import open_alerts
 from monitor.store.tickets import incident_list
 
-# (module, function, operations) the ticket member needs [audit-tickets §4.6; unverified names].
-NEEDED = (
-    ("Service Desk", "Service Tickets", ("add", "edit", "inquire")),
-    ("Companies", "Company Maintenance", ("inquire",)),
-)
+# What the ticket member needs [audit-tickets §4.6; the names are unverified on a real tenant].
+NEEDED = (TICKETS_ADD, TICKETS_EDIT, TICKETS_INQUIRE, COMPANIES_INQUIRE)
 
 
 @dataclass
@@ -147,16 +150,12 @@ async def _permissions(cw: ConnectWiseClient) -> list[PermissionCheck]:
     """The member's own levels for the rows it needs (every member may read its own)."""
     rows = await cw.get_list("/system/mySecurity")
     found = []
-    for module, function, operations in NEEDED:
+    for permission in NEEDED:
+        where, op = permission.rsplit(": ", 1)  # "Module > Function: Level"
+        module, function = where.split(" > ", 1)
         row = next((r for r in rows if _is_row(r, module, function)), None)
-        for op in operations:
-            level = row.get(f"{op}Level") if row is not None else None
-            found.append(
-                PermissionCheck(
-                    f"{module} > {function}: {op.title()}",
-                    None if level is None else str(level),
-                )
-            )
+        level = row.get(f"{op.lower()}Level") if row is not None else None
+        found.append(PermissionCheck(permission, None if level is None else str(level)))
     return found
 
 
