@@ -14,7 +14,8 @@
         fix_public_key: ${ACME_FIX_PUBLIC_KEY}        # optional: a member that may write fixes
         fix_private_key_file: /run/secrets/acme-fix
         fix_modes: {transfer-expenses-as-bill-is-off: auto}   # report | approve | auto
-    notify: {slack: [...], email: [...], routes: [...]}
+        ticket_company: Acme                # the MSP's company for it (connectwise_ticket)
+    notify: {slack: [...], email: [...], connectwise_ticket: [...], routes: [...]}
 
 ``${VAR}`` (or ``${VAR:-default}``) in any string expands from the environment; any key ``x_file``
 reads the secret ``x`` from that file. Relative paths are relative to the config file. A literal
@@ -54,10 +55,13 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from monitor.alerts.config import NotifyConfig
+from monitor.alerts.config import CompanyIdentifier, NotifyConfig
+from monitor.alerts.model import TenantRef
+from monitor.alerts.routing import match_routes
 from monitor.configfile import Expander, invalid, relative_to, validation_problems
 from monitor.connectwise.site import parse_site
 from monitor.core.baseline import Baseline
+from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions, Waiver
 from monitor.core.remedy import FixMode
 from monitor.crontab import check_cron
@@ -167,6 +171,10 @@ class TenantConfig(_Strict):
     schedule: Schedule | None = None
     options: TenantOptions = TenantOptions()
     waivers: tuple[Waiver, ...] = ()
+    ticket_company: CompanyIdentifier | None = Field(
+        default=None,
+        description="The MSP's company identifier for this customer, for connectwise_ticket.",
+    )
     # Write credentials for `cwdrift fix`: a separate API member whose role may Edit (README,
     # "Fixing drift"). Without them fixing stays a dry run.
     fix_public_key: str | None = Field(default=None, min_length=1)
@@ -468,6 +476,8 @@ def load_config(
             exc, located, model=Config, secret_keys=SECRET_KEYS, skip=expander.failed
         )
     problems += _cross_problems(data, located)
+    if config is not None:
+        problems += _ticket_company_problems(config, located)
     if require_tenants and not data.get("tenants"):
         problems.append(_no_tenants(located))
     if problems or config is None:
@@ -499,7 +509,7 @@ def _deferrable(loc: PathKey) -> bool:
     """Whether only a ConnectWise read or an alert send uses the value at ``loc``."""
     if len(loc) >= 3 and loc[0] == "tenants" and isinstance(loc[1], int):
         return str(loc[2]).removesuffix("_file") in CONNECTWISE_FIELDS
-    if len(loc) >= 4 and loc[0] == "notify" and loc[1] in ("slack", "email"):
+    if len(loc) >= 4 and loc[0] == "notify" and loc[1] in ("slack", "email", "connectwise_ticket"):
         return isinstance(loc[2], int) and loc[3] != "name"  # names key the channel's history
     return False
 
@@ -565,11 +575,17 @@ def _cross_problems(data: Mapping[str, Any], located: LocatedYaml) -> list[Confi
         for channel in _items(notify, kind)
         if isinstance(channel, dict) and isinstance(channel.get("name"), str)
     ]
+    tickets = {
+        channel.get("name")
+        for channel in _items(notify, "connectwise_ticket")
+        if isinstance(channel, dict)
+    }
     for index, name in enumerate(_items(_section(data, "report"), "channels")):
         if isinstance(name, str) and name not in names:
+            what = "is a ticket channel, not one a report goes to" if name in tickets else ""
             problems.append(
                 ConfigError(
-                    f"unknown channel {name!r}",
+                    f"channel {name!r} {what}" if what else f"unknown channel {name!r}",
                     location=located.where(("report", "channels", index)),
                     fix="name a channel defined under notify.slack or notify.email"
                     + (f" ({', '.join(names)})" if names else " (none is defined)"),
@@ -592,6 +608,44 @@ def _cross_problems(data: Mapping[str, Any], located: LocatedYaml) -> list[Confi
                 )
             )
     return problems
+
+
+def _ticket_company_problems(config: Config, located: LocatedYaml) -> list[ConfigError]:
+    """Every tenant a ticket channel can hear of has a company to file under, named explicitly:
+    one customer's drift must never land on another customer's ticket."""
+    problems = []
+    for index, tenant in enumerate(config.tenants):
+        if tenant.ticket_company is not None:
+            continue
+        ref = TenantRef(id=tenant.id, name=tenant.name, tags=tenant.tags)
+        for c_index, channel in enumerate(config.notify.connectwise_ticket):
+            if channel.company is not None or channel.name not in routed_channels(
+                ref, channel.min_severity, config
+            ):
+                continue
+            problems.append(
+                ConfigError(
+                    f"tenant {tenant.id!r} is routed to ticket channel {channel.name!r}, but has "
+                    "no ticket_company and the channel has no catch-all company",
+                    location=located.where(("tenants", index)),
+                    fix=(
+                        f"set tenants[{index}].ticket_company to the MSP's company identifier "
+                        f"for {tenant.name}, or notify.connectwise_ticket[{c_index}].company"
+                    ),
+                )
+            )
+    return problems
+
+
+def routed_channels(tenant: TenantRef, min_severity: Severity, config: Config) -> set[str]:
+    """The channels the routes can send ``tenant``'s alerts of ``min_severity`` or above to."""
+    found: set[str] = set()
+    for severity in Severity:
+        if severity.at_least(min_severity):
+            found.update(
+                match_routes(tenant, severity, config.notify.routes, config.notify.channel_names)
+            )
+    return found
 
 
 def _line(error: ConfigError) -> int:

@@ -47,6 +47,7 @@ class TenantRef:
     id: str
     name: str
     tags: tuple[str, ...] = ()
+    ticket_company: str | None = None  # the MSP's company for it, for ticket channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +186,15 @@ class NotificationGroup:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``)."""
+        tenant: dict[str, Any] = {
+            "id": self.tenant.id,
+            "name": self.tenant.name,
+            "tags": self.tenant.tags,
+        }
+        if self.tenant.ticket_company is not None:
+            tenant["ticket_company"] = self.tenant.ticket_company
         return {
-            "tenant": {"id": self.tenant.id, "name": self.tenant.name, "tags": self.tenant.tags},
+            "tenant": tenant,
             "checked_at": self.checked_at.isoformat(),
             "events": [event.to_dict() for event in self.events],
         }
@@ -195,7 +203,9 @@ class NotificationGroup:
     def from_dict(cls, data: dict[str, Any]) -> NotificationGroup:
         tenant = data["tenant"]
         return cls(
-            tenant=TenantRef(tenant["id"], tenant["name"], tuple(tenant["tags"])),
+            tenant=TenantRef(
+                tenant["id"], tenant["name"], tuple(tenant["tags"]), tenant.get("ticket_company")
+            ),
             checked_at=datetime.fromisoformat(data["checked_at"]),
             events=tuple(AlertEvent.from_dict(event) for event in data["events"]),
         )

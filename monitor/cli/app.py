@@ -25,6 +25,7 @@ from monitor.cli import (
     history_commands,
     ops_commands,
     report_commands,
+    tickets_commands,
 )
 from monitor.cli.common import EXIT_ERROR, EXIT_INTERNAL, state
 from monitor.cli.render import err
@@ -50,6 +51,7 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     fix_commands.commands,  # fix (dry run, --apply, --pending, --approve, --resume)
     daemon_commands.commands,  # run, status, silence
     alerts_commands.commands,  # alerts retry
+    tickets_commands.commands,  # tickets check
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo
 )

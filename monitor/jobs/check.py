@@ -33,6 +33,7 @@ from monitor.store.alert_tables import OutboxMessage
 from monitor.store.outbox import load_states, queue_messages, write_states
 from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 from monitor.store.silences import active_silences
+from monitor.store.tickets import load_incidents, save_incidents
 from monitor.store.waivers import effective_waivers
 
 log = logging.getLogger("cwdrift.jobs")
@@ -146,7 +147,12 @@ def _record(
         )
         queued = queue_alerts(
             session,
-            tenant=TenantRef(id=tenant.id, name=tenant.name, tags=tuple(tenant.tags)),
+            tenant=TenantRef(
+                id=tenant.id,
+                name=tenant.name,
+                tags=tuple(tenant.tags),
+                ticket_company=tenant.ticket_company,
+            ),
             findings=findings,
             error=error,
             changes=changes,
@@ -240,7 +246,10 @@ def queue_alerts(
     planned = plan(())
     if planned.consulted_silences:  # most checks never ask, and then need not read them
         planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
-    outgoing = notifications(planned, policy)
+    # Ticket channels keep incidents: read them only when one is configured.
+    incidents = load_incidents(session, tenant.id) if policy.connectwise_ticket else []
+    outgoing = notifications(planned, policy, incidents, tenant=tenant, now=now)
     moved = [s for s in outgoing.states.values() if stored.get(s.alert_key) != s]
     write_states(session, moved, stored)
+    save_incidents(session, outgoing.incidents)
     return queue_messages(session, tenant.id, outgoing.messages, now)

@@ -3,7 +3,7 @@
     database.Database        engine, session(), migrate(), current_revision(), ping()
     runs.record_run          one check run of one tenant, in the caller's transaction
     history                  changes, snapshot_at, findings_at, open findings, summaries
-    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables
+    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables, tickets
                              the queries of alerting, reports, the daemon and cluster mode
     fixes                    fix plans and the writes cwdrift sent (``cwdrift fix``)
 
@@ -22,6 +22,7 @@ from monitor.store import (
     daemon_tables,
     fix_tables,
     tables,
+    ticket_tables,
     waiver_tables,
 )
 from monitor.store.database import Database
@@ -33,6 +34,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     waiver_tables,  # waiver, waiver_event
     cluster_tables,  # cluster_node
     fix_tables,  # fix_plan, fix_attempt
+    ticket_tables,  # ticket_incident
 )
 
 __all__ = ["TABLE_MODULES", "Database"]

@@ -43,6 +43,7 @@ JSON_COMMANDS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "baseline preview": ((str(BUNDLED_BASELINE),), {"counts"}),
     "alerts retry": ((), set()),
     "fix": (("--tenant", "acme"), {"tenant", "applied", "rules", "write_credentials"}),
+    "tickets check": ((), {"channels"}),
 }  # fmt: skip
 
 # Commands with no --json, and why.
