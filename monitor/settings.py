@@ -11,7 +11,11 @@
         private_key_file: /run/secrets/acme  # or private_key: ${ACME_PRIVATE_KEY}
         client_id: ${CW_CLIENT_ID}
         integration_member: GozyntaAPI
-    notify: {slack: [...], email: [...], routes: [...]}
+        fix_public_key: ${ACME_FIX_PUBLIC_KEY}        # optional: a member that may write fixes
+        fix_private_key_file: /run/secrets/acme-fix
+        fix_modes: {transfer-expenses-as-bill-is-off: auto}   # report | approve | auto
+        ticket_company: Acme                # the MSP's company for it (connectwise_ticket)
+    notify: {slack: [...], email: [...], connectwise_ticket: [...], routes: [...]}
 
 ``${VAR}`` (or ``${VAR:-default}``) in any string expands from the environment; any key ``x_file``
 reads the secret ``x`` from that file. Relative paths are relative to the config file. A literal
@@ -52,10 +56,15 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from monitor.alerts.config import NotifyConfig
+from monitor.alerts.config import CompanyIdentifier, NotifyConfig
+from monitor.alerts.model import TenantRef
+from monitor.alerts.routing import match_routes
 from monitor.configfile import Expander, invalid, relative_to, validation_problems
 from monitor.connectwise.site import is_loopback, parse_site
+from monitor.core.baseline import Baseline
+from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions, Waiver
+from monitor.core.remedy import FixMode
 from monitor.crontab import check_cron
 from monitor.durations import Duration
 from monitor.errors import ConfigError, config_errors
@@ -65,12 +74,23 @@ DEFAULT_CONFIG = Path("cwdrift.yaml")
 CONFIG_ENV = "CWDRIFT_CONFIG"
 
 # Keys holding secrets: a literal value gets a warning, and each accepts a ``<key>_file`` twin.
-SECRET_KEYS = frozenset({"private_key", "password", "bot_token", "webhook_url", "token"})
+SECRET_KEYS = frozenset(
+    {"private_key", "fix_private_key", "password", "bot_token", "webhook_url", "token"}
+)
 
 # What only a ConnectWise read uses, per tenant; with ``notify.slack``/``notify.email`` (only an
 # alert send uses them) the values a database-only command may leave unresolved.
 CONNECTWISE_FIELDS = frozenset(
-    {"site", "company_id", "public_key", "private_key", "client_id", "integration_member"}
+    {
+        "site",
+        "company_id",
+        "public_key",
+        "private_key",
+        "client_id",
+        "integration_member",
+        "fix_public_key",
+        "fix_private_key",
+    }
 )
 # Stand-ins that pass validation, for values left unresolved (reported, or deferred until
 # require_complete); .invalid names never resolve (RFC 2606): a stray use reaches no server.
@@ -155,6 +175,30 @@ class TenantConfig(_Strict):
     schedule: Schedule | None = None
     options: TenantOptions = TenantOptions()
     waivers: tuple[Waiver, ...] = ()
+    ticket_company: CompanyIdentifier | None = Field(
+        default=None,
+        description="The MSP's company identifier for this customer, for connectwise_ticket.",
+    )
+    # Write credentials for `cwdrift fix`: a separate API member whose role may Edit (README,
+    # "Fixing drift"). Without them fixing stays a dry run.
+    fix_public_key: str | None = Field(default=None, min_length=1)
+    fix_private_key: SecretStr | None = None
+    fix_modes: dict[str, FixMode] = Field(
+        default_factory=dict,
+        description="Rule id -> report | approve | auto: what the daemon does when it fails.",
+    )
+
+    @model_validator(mode="after")
+    def _fix_keys_together(self) -> TenantConfig:
+        if (self.fix_public_key is None) != (self.fix_private_key is None):
+            missing = "fix_private_key" if self.fix_private_key is None else "fix_public_key"
+            raise ValueError(f"fix_public_key and fix_private_key go together: add {missing}")
+        return self
+
+    @property
+    def can_write(self) -> bool:
+        """Whether write credentials for fixes are configured."""
+        return self.fix_public_key is not None and self.fix_private_key is not None
 
     @field_validator("site")
     @classmethod
@@ -428,6 +472,30 @@ class LoadedConfig:
         if problems:
             raise config_errors(problems)
 
+    def check_against(self, baseline: Baseline) -> None:
+        """Waivers and fix modes name baseline rules, and each mode is one the rule allows."""
+        self.check_rules_exist(baseline.ids)
+        problems = []
+        for t_index, tenant in enumerate(self.config.tenants):
+            for rule_id, mode in tenant.fix_modes.items():
+                location = self._where(("tenants", t_index, "fix_modes", rule_id))
+                if rule_id not in baseline:
+                    close = difflib.get_close_matches(rule_id, list(baseline.ids), n=1)
+                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    problems.append(
+                        ConfigError(
+                            f"fix mode for unknown rule {rule_id!r}",
+                            location=location,
+                            fix=f"{hint}use the id of a rule in {self.baseline_name}",
+                        )
+                    )
+                    continue
+                refusal = baseline.rule(rule_id).mode_refusal(mode)
+                if refusal is not None:
+                    problems.append(ConfigError(refusal, location=location, fix="change the mode"))
+        if problems:
+            raise config_errors(problems)
+
     @property
     def baseline_path(self) -> Path | None:
         """None for the bundled baseline."""
@@ -499,6 +567,8 @@ def load_config(
             exc, located, model=Config, secret_keys=SECRET_KEYS, skip=expander.failed
         )
     problems += _cross_problems(data, located)
+    if config is not None:
+        problems += _ticket_company_problems(config, located)
     if require_tenants and not data.get("tenants"):
         problems.append(_no_tenants(located))
     if problems or config is None:
@@ -506,17 +576,31 @@ def load_config(
     return LoadedConfig(
         config=config,
         path=path,
-        warnings=expander.warnings,
+        warnings=[*expander.warnings, *_automatic_without_keys(config, located)],
         deferred=tuple(expander.deferred),
         located=located,
     )
+
+
+def _automatic_without_keys(config: Config, located: LocatedYaml) -> list[str]:
+    """A rule in auto mode without write keys cannot be fixed: say so once, at load."""
+    found = []
+    for index, tenant in enumerate(config.tenants):
+        automatic = sorted(rule for rule, mode in tenant.fix_modes.items() if mode is FixMode.AUTO)
+        if automatic and not tenant.can_write:
+            found.append(
+                f"{located.where(('tenants', index, 'fix_modes'))}: {', '.join(automatic)} "
+                "in auto mode, but the tenant has no fix_public_key/fix_private_key: those fixes "
+                "are only planned (cwdrift fix --pending)"
+            )
+    return found
 
 
 def _deferrable(loc: PathKey) -> bool:
     """Whether only a ConnectWise read or an alert send uses the value at ``loc``."""
     if len(loc) >= 3 and loc[0] == "tenants" and isinstance(loc[1], int):
         return str(loc[2]).removesuffix("_file") in CONNECTWISE_FIELDS
-    if len(loc) >= 4 and loc[0] == "notify" and loc[1] in ("slack", "email"):
+    if len(loc) >= 4 and loc[0] == "notify" and loc[1] in ("slack", "email", "connectwise_ticket"):
         return isinstance(loc[2], int) and loc[3] != "name"  # names key the channel's history
     return False
 
@@ -582,11 +666,17 @@ def _cross_problems(data: Mapping[str, Any], located: LocatedYaml) -> list[Confi
         for channel in _items(notify, kind)
         if isinstance(channel, dict) and isinstance(channel.get("name"), str)
     ]
+    tickets = {
+        channel.get("name")
+        for channel in _items(notify, "connectwise_ticket")
+        if isinstance(channel, dict)
+    }
     for index, name in enumerate(_items(_section(data, "report"), "channels")):
         if isinstance(name, str) and name not in names:
+            what = "is a ticket channel, not one a report goes to" if name in tickets else ""
             problems.append(
                 ConfigError(
-                    f"unknown channel {name!r}",
+                    f"channel {name!r} {what}" if what else f"unknown channel {name!r}",
                     location=located.where(("report", "channels", index)),
                     fix="name a channel defined under notify.slack or notify.email"
                     + (f" ({', '.join(names)})" if names else " (none is defined)"),
@@ -609,6 +699,44 @@ def _cross_problems(data: Mapping[str, Any], located: LocatedYaml) -> list[Confi
                 )
             )
     return problems
+
+
+def _ticket_company_problems(config: Config, located: LocatedYaml) -> list[ConfigError]:
+    """Every tenant a ticket channel can hear of has a company to file under, named explicitly:
+    one customer's drift must never land on another customer's ticket."""
+    problems = []
+    for index, tenant in enumerate(config.tenants):
+        if tenant.ticket_company is not None:
+            continue
+        ref = TenantRef(id=tenant.id, name=tenant.name, tags=tenant.tags)
+        for c_index, channel in enumerate(config.notify.connectwise_ticket):
+            if channel.company is not None or channel.name not in routed_channels(
+                ref, channel.min_severity, config
+            ):
+                continue
+            problems.append(
+                ConfigError(
+                    f"tenant {tenant.id!r} is routed to ticket channel {channel.name!r}, but has "
+                    "no ticket_company and the channel has no catch-all company",
+                    location=located.where(("tenants", index)),
+                    fix=(
+                        f"set tenants[{index}].ticket_company to the MSP's company identifier "
+                        f"for {tenant.name}, or notify.connectwise_ticket[{c_index}].company"
+                    ),
+                )
+            )
+    return problems
+
+
+def routed_channels(tenant: TenantRef, min_severity: Severity, config: Config) -> set[str]:
+    """The channels the routes can send ``tenant``'s alerts of ``min_severity`` or above to."""
+    found: set[str] = set()
+    for severity in Severity:
+        if severity.at_least(min_severity):
+            found.update(
+                match_routes(tenant, severity, config.notify.routes, config.notify.channel_names)
+            )
+    return found
 
 
 def _line(error: ConfigError) -> int:

@@ -13,6 +13,15 @@
           password: ${SMTP_PASSWORD}
           sender: cwdrift@example.com
           recipients: [finance@example.com]
+      connectwise_ticket:                      # a service ticket per tenant incident
+        - name: psa
+          site: na.myconnectwise.net           # the MSP's own ConnectWise
+          company_id: northwind
+          public_key: ${CW_TICKETS_PUBLIC}
+          private_key: ${CW_TICKETS_PRIVATE}
+          client_id: ${CW_CLIENT_ID}
+          board: Alerts
+          company: NorthwindIT                 # catch-all; or each tenant's ticket_company
       routes:                                  # first match wins unless continue: true
         - channels: [ops]
           min_severity: critical
@@ -39,6 +48,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -49,8 +59,11 @@ from pydantic import (
 )
 
 from monitor.clock import ensure_utc
+from monitor.configfile import invalid
+from monitor.connectwise.site import parse_site
 from monitor.core.findings import Severity
 from monitor.durations import Duration
+from monitor.errors import ConfigError
 
 ChannelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -176,6 +189,95 @@ class EmailChannel(_Strict):
         return self
 
 
+def _searchable(value: str) -> str:
+    """A name ConnectWise is searched for exactly (``conditions``) or matched on: a quote, a
+    backslash or ``*`` would change the query, and nothing unprintable belongs in one."""
+    if not value.isprintable() or set(value) & set('"\\*'):
+        raise ValueError(
+            "must not contain a double quote, a backslash, '*' or control characters "
+            "(ConnectWise is searched for this name exactly)"
+        )
+    return value
+
+
+SearchableName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_searchable)]
+# A company identifier: at most 25 characters in ConnectWise (Company.identifier).
+CompanyIdentifier = Annotated[str, Field(min_length=1, max_length=25), AfterValidator(_searchable)]
+
+
+class TicketStatuses(_Strict):
+    """Status names on the ticket board; by default the board's own choice (resolved at send)."""
+
+    new: SearchableName | None = Field(
+        default=None, description="Opened and reopened tickets; default: the board's default."
+    )
+    closed: SearchableName | None = Field(
+        default=None, description="Resolved tickets; default: the first active closed status."
+    )
+
+
+class TicketChannel(_Strict):
+    """A service ticket per tenant incident, in the MSP's own ConnectWise (see alerts/tickets.py).
+
+    The keys are those of an API member of the MSP's ConnectWise (which may or may not be a
+    watched tenant); the company a ticket is filed under is each tenant's ``ticket_company``,
+    else ``company`` here, and never guessed.
+    """
+
+    name: ChannelName
+    site: str = Field(min_length=1, description="Host (https implied) or URL of the MSP's Manage.")
+    company_id: str = Field(min_length=1)
+    public_key: str = Field(min_length=1)
+    private_key: SecretStr
+    client_id: str = Field(min_length=1)
+    board: SearchableName = Field(description="Name of the board the tickets go on.")
+    statuses: TicketStatuses = TicketStatuses()
+    ticket_type: SearchableName | None = Field(default=None, description="A type of the board.")
+    priority_by_severity: dict[Severity, SearchableName] = Field(
+        default_factory=dict, description="Priority name per severity; others: the default."
+    )
+    company: CompanyIdentifier | None = Field(
+        default=None, description="Catch-all company identifier for tenants without one."
+    )
+    min_severity: Severity = Field(
+        default=Severity.HIGH, description="Findings below this never become tickets."
+    )
+    process_notifications: bool = Field(
+        default=False, description="Let ConnectWise e-mail contacts about tickets and notes."
+    )
+    reopen_within: Duration = Field(
+        default=timedelta(days=7),
+        description="A regression this soon after closing reopens the ticket; later, a new one.",
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds per ConnectWise request.")
+
+    def __repr__(self) -> str:  # short, and never near the private key
+        return f"TicketChannel(name={self.name!r}, site={self.site!r})"
+
+    @field_validator("site")
+    @classmethod
+    def _https_site(cls, value: str) -> str:
+        try:
+            parse_site(value)  # https, or plain http on loopback only, as for tenants
+        except ConfigError as exc:
+            raise invalid(exc.problem, exc.fix) from None
+        return value
+
+    @field_validator("private_key")
+    @classmethod
+    def _key_given(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("private_key is empty (check the ${VAR} or the *_file it comes from)")
+        return value
+
+    @field_validator("reopen_within")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("reopen_within must be 0 (never reopen) or more")
+        return value
+
+
 class Route(_Strict):
     """Which channels hear about which tenants. Empty ``tenants``/``tags`` match any tenant."""
 
@@ -220,6 +322,7 @@ class Silence(_Strict):
 class NotifyConfig(_Strict):
     slack: list[SlackChannel] = Field(default_factory=list)
     email: list[EmailChannel] = Field(default_factory=list)
+    connectwise_ticket: list[TicketChannel] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     reminder: Duration | None = Field(
         default=timedelta(hours=24),
@@ -239,10 +342,13 @@ class NotifyConfig(_Strict):
 
     @model_validator(mode="after")
     def _names_resolve(self) -> NotifyConfig:
-        names = [c.name for c in self.slack] + [c.name for c in self.email]
+        names = self.channel_names
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"channel names must be unique across slack and email: {duplicates}")
+            raise ValueError(
+                "channel names must be unique across slack, email and connectwise_ticket: "
+                f"{duplicates}"
+            )
         for index, route in enumerate(self.routes):
             unknown = [c for c in route.channels if c not in names]
             if unknown:
@@ -253,4 +359,12 @@ class NotifyConfig(_Strict):
 
     @property
     def channel_names(self) -> list[str]:
-        return [c.name for c in self.slack] + [c.name for c in self.email]
+        return (
+            [c.name for c in self.slack]
+            + [c.name for c in self.email]
+            + [c.name for c in self.connectwise_ticket]
+        )
+
+    @property
+    def ticket_channels(self) -> dict[str, TicketChannel]:
+        return {c.name: c for c in self.connectwise_ticket}

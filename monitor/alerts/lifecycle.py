@@ -4,8 +4,13 @@ Modelled on Prometheus Alertmanager, per tenant and per rule:
 
     (none|resolved) --fail--> open          "new" (or "regressed", naming when it was last fixed)
     open            --fail--> open          nothing, or "reminder" once ``policy.reminder`` passed
-    open            --pass/waived--> resolved "resolved" (waived: note "accepted deviation")
+    open            --pass/waived--> resolved "resolved" (waived: note "accepted deviation";
+                                            after a cwdrift write: "fixed by cwdrift")
     any             --unknown--> unchanged  an unreadable setting neither opens nor resolves
+
+A check that verifies cwdrift's own writes (``fixes``) marks the resolutions they caused as
+fixed by cwdrift, and announces once an automatic fix that did not hold ("fix_failed"; the
+alert's state is untouched: it is still open, and told).
 
 A failed collection counts towards ``policy.failure_threshold``; at the threshold the tenant gets
 one "cannot verify" alert (the typed error's kind, message and fix) and, on the next successful
@@ -31,6 +36,7 @@ from monitor.alerts.model import (
     AlertState,
     AlertStatus,
     EventKind,
+    FixNote,
     NotificationGroup,
     TenantRef,
 )
@@ -65,14 +71,16 @@ def plan_alerts(
     policy: NotifyConfig,
     now: datetime,
     silences: Sequence[Silence] = (),
+    fixes: Mapping[str, FixNote] | None = None,
 ) -> Plan:
     """Advance the tenant's alerts by one check. Give exactly one of ``findings`` or ``error``.
 
-    ``silences`` adds the database's silences to the config's ``policy.silences``.
+    ``silences`` adds the database's silences to the config's ``policy.silences``; ``fixes``
+    are the writes cwdrift sent just before this check, by rule id.
     """
     if (findings is None) == (error is None):
         raise ValueError("plan_alerts needs exactly one of findings or error")
-    run = _Run(tenant, {s.alert_key: s for s in previous}, policy, now, silences)
+    run = _Run(tenant, {s.alert_key: s for s in previous}, policy, now, silences, fixes or {})
     if error is not None:
         run.collection_failed(error)
     else:
@@ -99,8 +107,10 @@ class _Run:
         policy: NotifyConfig,
         now: datetime,
         db_silences: Sequence[Silence],
+        fixes: Mapping[str, FixNote],
     ) -> None:
         self.tenant = tenant
+        self.fixes = fixes
         self.states = states
         self.policy = policy
         self.now = now
@@ -206,6 +216,9 @@ class _Run:
                 note = ACCEPTED_DEVIATION if finding.status is Status.WAIVED else finding.note
                 self.resolve(state, note=note, finding=finding)
             return
+        fix = self.fixes.get(finding.rule_id)
+        if fix is not None and fix.automatic and state is not None and state.is_open:
+            self.fix_failed(state, finding, fix)
         by, at = _who_changed(finding, who, from_changes)
         event = AlertEvent(
             kind=EventKind.NEW,
@@ -250,6 +263,10 @@ class _Run:
     def resolve(self, state: AlertState, *, note: str, finding: Finding | None) -> None:
         told = state.last_notified_at is not None
         state = replace(state, status=AlertStatus.RESOLVED, resolved_at=self.now)
+        fixed_by = None
+        if finding is not None and finding.status is Status.PASS:
+            fix = self.fixes.get(state.alert_key)
+            fixed_by = fix.fixed_by if fix is not None else None
         if told:
             event = AlertEvent(
                 kind=EventKind.RESOLVED,
@@ -259,10 +276,34 @@ class _Run:
                 expected=finding.expected if finding else None,
                 actual=finding.actual if finding else None,
                 first_seen=state.opened_at,
-                note=note,
+                note=f"fixed by {fixed_by}" if fixed_by else note,
+                fixed_by=fixed_by,
             )
             state = self.emit(state, event)
         self.save(replace(state, silenced_until=None))
+
+    def fix_failed(self, state: AlertState, finding: Finding, fix: FixNote) -> None:
+        """An automatic fix that did not hold: said once; the alert itself stays as it was."""
+        if self.silenced_until(state.alert_key) is not None:
+            return
+        said = f"ConnectWise answered: {fix.answer}. " if fix.answer else ""
+        self.events.append(
+            AlertEvent(
+                kind=EventKind.FIX_FAILED,
+                alert_key=state.alert_key,
+                label=state.label,
+                severity=finding.severity,
+                expected=finding.expected,
+                actual=finding.actual,
+                first_seen=state.opened_at,
+                remediation=finding.remediation,
+                note=(
+                    f"{fix.fixed_by} tried to fix this automatically, but the re-read still "
+                    f"shows {finding.actual!r}. {said}Automatic fixes of this rule are paused "
+                    f"until it passes or a person runs: {fix.resume}"
+                ),
+            )
+        )
 
     def _silence_ended(self, state: AlertState) -> bool:
         return state.silenced_until is not None and self.silenced_until(state.alert_key) is None

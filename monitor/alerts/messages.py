@@ -34,10 +34,19 @@ KIND_TITLES = {
     EventKind.CANNOT_VERIFY: "CANNOT VERIFY",
     EventKind.NEW: "NEW",
     EventKind.REGRESSED: "REGRESSED",
+    EventKind.FIX_FAILED: "AUTOMATIC FIX DID NOT HOLD",
     EventKind.REMINDER: "STILL FAILING",
     EventKind.RESOLVED: "RESOLVED",
     EventKind.RECOVERED: "READABLE AGAIN",
 }
+
+
+FIXED_TITLE = "FIXED BY CWDRIFT"
+
+
+def title_of(event: AlertEvent) -> str:
+    """The event's heading; a resolution cwdrift's own write caused says so."""
+    return FIXED_TITLE if event.fixed_by else KIND_TITLES[event.kind]
 
 
 def format_time(value: datetime | None) -> str:
@@ -53,15 +62,19 @@ def escape_mrkdwn(text: str | None) -> str:
 
 def summary(group: NotificationGroup) -> str:
     """``1 new, 0 resolved`` plus only the other counts that are not zero."""
+    fixed = sum(1 for e in group.events if e.fixed_by)
+    resolved = f"{group.count(EventKind.RESOLVED)} resolved"
     parts = [
         f"{group.count(EventKind.NEW)} new",
-        f"{group.count(EventKind.RESOLVED)} resolved",
+        f"{resolved} ({fixed} fixed by cwdrift)" if fixed else resolved,
     ]
     extras = [
         (EventKind.REGRESSED, "regressed"),
         (EventKind.REMINDER, "still failing"),
     ]
     parts += [f"{group.count(kind)} {word}" for kind, word in extras if group.count(kind)]
+    if group.count(EventKind.FIX_FAILED):
+        parts.append(f"{group.count(EventKind.FIX_FAILED)} automatic fix failed")
     if group.count(EventKind.CANNOT_VERIFY):
         parts.append("cannot verify")
     if group.count(EventKind.RECOVERED):
@@ -187,7 +200,7 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
 
 def _slack_event(event: AlertEvent) -> str:
     e = escape_mrkdwn
-    lines = [f"*{KIND_TITLES[event.kind]}* · {event.severity.value} · *{e(event.label)}*"]
+    lines = [f"*{title_of(event)}* · {event.severity.value} · *{e(event.label)}*"]
     if event.error is not None:
         lines.append(f"Error ({e(event.error.get('kind'))}): {e(event.error.get('message'))}")
     if event.expected is not None or event.actual is not None:
@@ -277,7 +290,7 @@ def _email_event(event: AlertEvent, group: NotificationGroup) -> dict[str, Any]:
         url = links.rule(group.tenant.id, event.alert_key)
     return {
         "url": url,
-        "title": KIND_TITLES[event.kind],
+        "title": title_of(event),
         "kind": event.kind.value,
         "severity": event.severity.value,
         "label": event.label,

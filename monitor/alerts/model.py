@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     CANNOT_VERIFY = "cannot_verify"
     NEW = "new"
     REGRESSED = "regressed"
+    FIX_FAILED = "fix_failed"  # an automatic fix did not hold; automatic fixes of it stop
     REMINDER = "reminder"
     RESOLVED = "resolved"
     RECOVERED = "recovered"
@@ -47,6 +48,25 @@ class TenantRef:
     id: str
     name: str
     tags: tuple[str, ...] = ()
+    ticket_company: str | None = None  # the MSP's company for it, for ticket channels
+
+
+@dataclass(frozen=True, slots=True)
+class FixNote:
+    """A write cwdrift sent for one rule just before the check that verifies it.
+
+    The check says what came of it: the rule's resolved notice becomes "fixed by cwdrift", and
+    an automatic fix that did not hold is announced once (the daemon then stops trying).
+    """
+
+    operator: str  # who ran it, e.g. "jane on ops-1", or "cwdrift daemon (automatic)"
+    automatic: bool = False
+    answer: str = ""  # ConnectWise's answer to the write, for the notice that it did not hold
+    resume: str = ""  # the command that resumes automatic fixes of the rule
+
+    @property
+    def fixed_by(self) -> str:
+        return f"cwdrift ({self.operator})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +108,7 @@ class AlertEvent:
     changed_at: str | None = None
     silenced_until: datetime | None = None  # "was silenced until ..." on late delivery
     error: dict[str, str] | None = None  # cannot_verify: the typed error's kind, message, fix
+    fixed_by: str | None = None  # resolved by a cwdrift write: "cwdrift (jane on ops-1)"
 
     @property
     def sort_key(self) -> tuple[int, int, str]:
@@ -109,6 +130,7 @@ class AlertEvent:
             "changed_at": self.changed_at,
             "silenced_until": _iso(self.silenced_until),
             "error": self.error,
+            "fixed_by": self.fixed_by,
         }
 
     @classmethod
@@ -129,6 +151,7 @@ class AlertEvent:
             changed_at=data["changed_at"],
             silenced_until=_from_iso(data["silenced_until"]),
             error=data["error"],
+            fixed_by=data.get("fixed_by"),  # absent from groups stored before 0008
         )
 
 
@@ -166,8 +189,15 @@ class NotificationGroup:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``;
         with the links' base URL, so a rebuilt message links where the first one did)."""
+        tenant: dict[str, Any] = {
+            "id": self.tenant.id,
+            "name": self.tenant.name,
+            "tags": self.tenant.tags,
+        }
+        if self.tenant.ticket_company is not None:
+            tenant["ticket_company"] = self.tenant.ticket_company
         data: dict[str, Any] = {
-            "tenant": {"id": self.tenant.id, "name": self.tenant.name, "tags": self.tenant.tags},
+            "tenant": tenant,
             "checked_at": self.checked_at.isoformat(),
             "events": [event.to_dict() for event in self.events],
         }
@@ -179,7 +209,9 @@ class NotificationGroup:
     def from_dict(cls, data: dict[str, Any]) -> NotificationGroup:
         tenant = data["tenant"]
         return cls(
-            tenant=TenantRef(tenant["id"], tenant["name"], tuple(tenant["tags"])),
+            tenant=TenantRef(
+                tenant["id"], tenant["name"], tuple(tenant["tags"]), tenant.get("ticket_company")
+            ),
             checked_at=datetime.fromisoformat(data["checked_at"]),
             events=tuple(AlertEvent.from_dict(event) for event in data["events"]),
             links=links_for(data.get("web")),

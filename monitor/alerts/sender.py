@@ -32,6 +32,10 @@ class ChannelType:
     build: Callable[[NotificationGroup, Any], Payload]  # (group, channel config) -> payload
     summarize: Callable[[Payload], str]  # one line for `cwdrift status`
     make_sender: Callable[[Any], Sender]  # channel config -> sender
+    # A message that failed for good is rebuilt when it goes out late (monitor.alerts.late);
+    # False: resent as written (a ticket message's steps are idempotent and ordered by the
+    # ticket's own event numbers, so a late one never undoes a newer one).
+    rebuild_late: bool = True
 
 
 BACKOFF_FIRST = timedelta(seconds=30)

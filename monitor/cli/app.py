@@ -21,9 +21,11 @@ from monitor.cli import (
     check_commands,
     daemon_commands,
     demo_commands,
+    fix_commands,
     history_commands,
     ops_commands,
     report_commands,
+    tickets_commands,
     web_commands,
 )
 from monitor.cli.common import EXIT_ERROR, EXIT_INTERNAL, state
@@ -47,8 +49,10 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     check_commands.commands,  # check, tenants, config validate, baseline validate
     history_commands.commands,  # history, show, timeline, export
     report_commands.commands,  # report, waive, waivers, prune
+    fix_commands.commands,  # fix (dry run, --apply, --pending, --approve, --resume)
     daemon_commands.commands,  # run, status, silence
     alerts_commands.commands,  # alerts retry
+    tickets_commands.commands,  # tickets check
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo
     web_commands.commands,  # web

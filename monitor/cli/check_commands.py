@@ -17,6 +17,7 @@ from monitor.clock import utcnow
 from monitor.core.baseline import load_baseline
 from monitor.jobs.check import TenantResult, check_many
 from monitor.jobs.deliver import dispatch
+from monitor.jobs.fix import check_and_fix
 from monitor.jobs.runtime import Runtime, select_tenants
 from monitor.store.history import tenant_summaries
 
@@ -40,6 +41,9 @@ def check(
 ) -> None:
     """Run one full check cycle: collect, evaluate, store, alert.
 
+    Rules a tenant puts in approve or auto mode (fix_modes) are planned or fixed, as the daemon
+    does; every rule is report-only unless configured otherwise.
+
     Exit status: 0 all compliant, 1 drift, 2 a tenant could not be checked or the config is invalid.
 
     Example: cwdrift check --tenant acme --json
@@ -51,7 +55,9 @@ def check(
 
     async def cycle(advance: render.Advance) -> list[TenantResult]:
         async with runtime:
-            results = await check_many(runtime, tenants, on_done=lambda _: advance(1))
+            results = await check_many(
+                runtime, tenants, check=check_and_fix, on_done=lambda _: advance(1)
+            )
         await dispatch(runtime)
         return results
 
@@ -123,7 +129,7 @@ def config_validate(as_json: JsonOpt = False) -> None:
     """
     loaded = load(tenants=True)
     baseline = load_baseline(loaded.baseline_path)
-    loaded.check_rules_exist(baseline.ids)
+    loaded.check_against(baseline)
     if as_json:
         render.print_json(
             {

@@ -332,7 +332,16 @@ def _one_setting(matches: list[tuple[str, str]], tenant: str, text: str) -> str:
     )
 
 
-EXPORT_COLUMNS = ("observed_at", "setting", "label", "old", "new", "changed_by", "changed_at")
+EXPORT_COLUMNS = (
+    "observed_at",
+    "setting",
+    "label",
+    "old",
+    "new",
+    "changed_by",
+    "changed_at",
+    "fixed_by_cwdrift",  # the operator who ran the cwdrift fix behind the change, if any
+)
 
 
 @commands.command()
@@ -369,5 +378,7 @@ def export(
     for record in records:
         # Values as JSON, so true / "true" / null (absent) stay distinguishable.
         record["old"], record["new"] = json.dumps(record["old"]), json.dumps(record["new"])
+        fix = record["fixed_by_cwdrift"]
+        record["fixed_by_cwdrift"] = f"{fix['operator']} on {fix['host']}" if fix else ""
         writer.writerow({k: csv_cell(v) for k, v in record.items()})
     write_output(buffer.getvalue(), out)

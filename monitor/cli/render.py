@@ -251,12 +251,20 @@ def changes_table(title: str, changes: Sequence[dict[str, Any]]) -> None:
             cell(row["label"]),
             cell(show(row["old"])),
             cell(show(row["new"])),
-            cell(last_editor(row.get("changed_by"), row.get("changed_at"))),
+            cell(_editor(row)),
         ]
         if with_time:
             cells.insert(0, cell(when_text(row.get("observed_at"))))
         result.add_row(*cells)
     out.print(result)
+
+
+def _editor(row: dict[str, Any]) -> str:
+    editor = last_editor(row.get("changed_by"), row.get("changed_at"))
+    fix = row.get("fixed_by_cwdrift")
+    if fix:  # a write cwdrift sent: say who ran it (ConnectWise only knows the fix member)
+        editor += f"; changed by cwdrift fix, run by {fix['operator']} on {fix['host']}"
+    return editor
 
 
 Advance = Callable[[int], None]

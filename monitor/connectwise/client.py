@@ -53,6 +53,7 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from monitor import permissions
 from monitor.connectwise.limits import HostLimiter, HostLimits, default_host_limits
 from monitor.connectwise.links import link_for
 from monitor.connectwise.session import CompanyInfoCache
@@ -110,18 +111,18 @@ _TOP_LEVEL_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PERMISSIONS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
     (frozenset(methods.split()), re.compile(pattern, re.IGNORECASE), permission)
     for methods, pattern, permission in (
-        ("GET", r"/system/securityroles\b", "System > Security Roles: Inquire"),
-        ("GET", r"/system/(api)?members\b", "System > Member Maintenance: Inquire"),
-        ("PATCH", r"/system/(api)?members\b", "System > Member Maintenance: Edit"),
-        ("GET", r"/system/setupscreens\b", "System > Table Setup: Inquire"),
-        ("GET", r"/finance/", "Finance > Accounting Interface: Inquire"),
-        ("PATCH", r"/finance/", "Finance > Accounting Interface: Edit"),
-        ("GET", r"/company/companies\b", "Companies > Company Maintenance: Inquire"),
-        ("GET", r"/service/tickets\b", "Service Desk > Service Tickets: Inquire"),
-        ("POST", r"/service/tickets/\d+/notes\b", "Service Desk > Service Tickets: Edit"),
-        ("POST", r"/service/tickets/?$", "Service Desk > Service Tickets: Add"),
-        ("PATCH", r"/service/tickets/", "Service Desk > Service Tickets: Edit"),
-        ("GET", r"/service/(boards|priorities)\b", "Service Desk > Service Tickets: Inquire"),
+        ("GET", r"/system/securityroles\b", permissions.ROLES_INQUIRE),
+        ("GET", r"/system/(api)?members\b", permissions.MEMBERS_INQUIRE),
+        ("PATCH", r"/system/(api)?members\b", permissions.MEMBERS_EDIT),
+        ("GET", r"/system/setupscreens\b", permissions.TABLE_SETUP_INQUIRE),
+        ("GET", r"/finance/", permissions.ACCOUNTING_INQUIRE),
+        ("PATCH", r"/finance/", permissions.ACCOUNTING_EDIT),
+        ("GET", r"/company/companies\b", permissions.COMPANIES_INQUIRE),
+        ("GET", r"/service/tickets\b", permissions.TICKETS_INQUIRE),
+        ("POST", r"/service/tickets/\d+/notes\b", permissions.TICKETS_EDIT),
+        ("POST", r"/service/tickets/?$", permissions.TICKETS_ADD),
+        ("PATCH", r"/service/tickets/", permissions.TICKETS_EDIT),
+        ("GET", r"/service/(boards|priorities)\b", permissions.TICKETS_INQUIRE),
     )
 )
 

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from monitor import permissions
 from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.conditions import UnsafeCondition, equals
 from monitor.connectwise.raw import RawTenant
@@ -196,7 +197,7 @@ async def _role_if_readable(
     try:
         return parse_one(await client.get_one(endpoint), SecurityRole, endpoint=endpoint)
     except PermissionDenied as exc:
-        permission = exc.permission or "System > Security Roles: Inquire"
+        permission = exc.permission or permissions.ROLES_INQUIRE
         unknown["role"] = (
             f"the integration member's keys cannot read its role record ({permission} is "
             "not granted, and Mobius does not need it); its permissions were read from "

@@ -1,7 +1,8 @@
 """The required baseline as validated data (bundled default: ``config/baseline.yaml``).
 
 Each rule has common metadata (id, label, severity, rationale, remediation, optional
-``applies_if``) and kind-specific parameters validated by the kind's model from
+``applies_if``, and how drift may be fixed: ``fix_mode`` and ``safe_to_automate``) and
+kind-specific parameters validated by the kind's model from
 :data:`monitor.core.rules.KINDS`. Validation covers shape and meaning; any problem raises
 :class:`~monitor.errors.ConfigError` naming the file, the line and the fix, and every problem
 of a file is reported at once. The YAML is read by :mod:`monitor.yamlfile`, as the config is.
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions
+from monitor.core.remedy import FixMode
 from monitor.core.rules import KINDS, Requirement
 from monitor.data import bundled_file
 from monitor.errors import ConfigError, config_errors
@@ -31,7 +33,17 @@ OPTION_SWITCHES = tuple(
     name for name, info in TenantOptions.model_fields.items() if info.annotation is bool
 )
 
-_COMMON = ("id", "kind", "label", "severity", "rationale", "remediation", "applies_if")
+_COMMON = (
+    "id",
+    "kind",
+    "label",
+    "severity",
+    "rationale",
+    "remediation",
+    "applies_if",
+    "fix_mode",
+    "safe_to_automate",
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +59,26 @@ class Rule:
     requirement: Requirement
     applies_if: str | None = None  # a boolean TenantOptions field; the rule is skipped when False
     line: int = 0  # where the rule starts in its file, for messages
+    fix_mode: FixMode = FixMode.REPORT  # what the daemon does when it fails (tenants override)
+    safe_to_automate: bool = False  # whether ``auto`` is allowed at all
 
     def applies_to(self, options: TenantOptions) -> bool:
         return self.applies_if is None or bool(getattr(options, self.applies_if))
+
+    def mode_refusal(self, mode: FixMode) -> str | None:
+        """Why this rule may not be put in ``mode`` (None: it may)."""
+        if mode is FixMode.REPORT:
+            return None
+        if not self.requirement.writable:
+            return (
+                f"rule {self.id} ({self.kind}) can only be fixed by a person: "
+                f"{self.requirement.person_reason}; use 'report'"
+            )
+        if mode is FixMode.AUTO and not self.safe_to_automate:
+            risk = self.requirement.automation_risk()
+            why = risk or "the baseline does not mark it safe_to_automate"
+            return f"rule {self.id} may not be fixed automatically: {why}; use 'approve'"
+        return None
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,8 @@ class _RuleMeta(BaseModel):
     rationale: str = Field(min_length=1)
     remediation: str = Field(min_length=1)
     applies_if: str | None = None
+    fix_mode: FixMode = FixMode.REPORT
+    safe_to_automate: bool = False
 
     @field_validator("id")
     @classmethod
@@ -226,7 +257,7 @@ def _parse_rule(
             problems += _rule_problems(exc, name, loc, located, kind=kind)
     if meta is None or requirement is None or len(problems) > found:
         return None
-    return Rule(
+    rule = Rule(
         id=meta.id,
         kind=meta.kind,
         label=meta.label,
@@ -236,7 +267,42 @@ def _parse_rule(
         requirement=requirement,
         applies_if=meta.applies_if,
         line=line,
+        fix_mode=meta.fix_mode,
+        safe_to_automate=meta.safe_to_automate,
     )
+    problems += _fix_problems(rule, loc, located)
+    return None if len(problems) > found else rule
+
+
+def _fix_problems(rule: Rule, loc: tuple[str, int], located: LocatedYaml) -> list[ConfigError]:
+    """A rule marked safe to automate that is not, or a fix_mode the rule cannot have."""
+    found = []
+    requirement = rule.requirement
+    if rule.safe_to_automate:
+        risk = (
+            requirement.automation_risk()
+            if requirement.writable
+            else f"it can only be fixed by a person: {requirement.person_reason}"
+        )
+        if risk is not None:
+            found.append(
+                ConfigError(
+                    f"rule {rule.id}: safe_to_automate is refused: {risk}",
+                    location=_at(located.path, located.line_of((*loc, "safe_to_automate"))),
+                    fix="remove safe_to_automate (fix_mode 'approve' lets a person approve each "
+                    "fix)",
+                )
+            )
+    refusal = rule.mode_refusal(rule.fix_mode)
+    if refusal is not None:
+        found.append(
+            ConfigError(
+                refusal,
+                location=_at(located.path, located.line_of((*loc, "fix_mode"))),
+                fix="change fix_mode",
+            )
+        )
+    return found
 
 
 def _rule_problems(

@@ -30,8 +30,8 @@ from monitor.daemon.loop import Daemon
 from monitor.daemon.mode import SchedulerFactory, leads, scheduler_running
 from monitor.daemon.scheduler import longest_gap
 from monitor.errors import ConfigError
-from monitor.jobs.check import check_tenant
 from monitor.jobs.deliver import dispatch as dispatch_outbox
+from monitor.jobs.fix import check_and_fix
 from monitor.jobs.housekeeping import fleet_standing, prune
 from monitor.jobs.preview import preview_reload
 from monitor.jobs.report import send_report_if_due
@@ -106,7 +106,8 @@ def node_daemon(
         started = time.monotonic()
         try:
             with log_context(tenant=tenant.id):
-                result = await check_tenant(runtime(loaded), tenant)
+                # The check, then each failing rule in approve/auto mode planned or fixed.
+                result = await check_and_fix(runtime(loaded), tenant)
         except Exception as exc:
             # Not a tenant's own failure (those come back as results): the store, the baseline,
             # a bug. The daemon logs it; the watch must count it, or /readyz would say "ok".

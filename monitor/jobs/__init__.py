@@ -9,6 +9,10 @@
     housekeeping.prune       retention; the open-findings gauge
     preview.preview_baseline which tenant x rule a baseline change would flip, on the stored
                              snapshots (no ConnectWise request); preview_reload for SIGHUP
+    fix.plan_tenant/apply_plans/approve
+                             `cwdrift fix`: plan each failing rule's PATCH (or a person's steps),
+                             send it, verify by re-reading with a full check, record it all
+    fix.check_and_fix        the daemon's check: check_tenant, then rules in approve/auto mode
 
 None of them knows how a check is scheduled (that is ``monitor.daemon``).
 """

@@ -1,12 +1,15 @@
 """Check one tenant, or many: collect (I/O) -> normalize -> evaluate + diff (pure) -> one
 transaction that records the run and queues the alerts it causes (outbox).
+
+A check that follows cwdrift's own writes (``fixes``) is their verification: the re-read
+decides whether each fix held, and the alerts say so (``monitor.jobs.fix``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -15,11 +18,11 @@ from sqlmodel import Session
 
 from monitor.alerts.config import NotifyConfig, Silence
 from monitor.alerts.lifecycle import Plan, plan_alerts
-from monitor.alerts.model import TenantRef
+from monitor.alerts.model import FixNote, TenantRef
 from monitor.alerts.notify import notifications
-from monitor.connectwise.client import MEGABYTE, ConnectWiseClient, RetryPolicy
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.normalize import normalize
+from monitor.connectwise.raw import RawTenant
 from monitor.core.evaluate import diff, evaluate
 from monitor.core.findings import Change, Finding
 from monitor.core.snapshot import CredentialMode, Snapshot
@@ -30,6 +33,7 @@ from monitor.store.alert_tables import OutboxMessage
 from monitor.store.outbox import load_states, queue_messages, write_states
 from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 from monitor.store.silences import active_silences
+from monitor.store.tickets import load_incidents, save_incidents
 from monitor.store.waivers import effective_waivers
 from monitor.weblinks import WebLinks, links_for
 
@@ -49,6 +53,10 @@ class TenantResult:
     findings: list[Finding] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     alerts_queued: int = 0
+    run_id: int | None = None
+    # What was read, kept only when asked (``keep_raw``): planning fixes needs the records' ids.
+    raw: RawTenant | None = field(default=None, repr=False, compare=False)
+    snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,13 +70,25 @@ class TenantResult:
         }
 
 
-async def check_tenant(rt: Runtime, tenant: TenantConfig) -> TenantResult:
-    """Collect, evaluate and record one tenant. Never raises for a tenant's own failure."""
+async def check_tenant(
+    rt: Runtime,
+    tenant: TenantConfig,
+    *,
+    fixes: Mapping[str, FixNote] | None = None,
+    keep_raw: bool = False,
+) -> TenantResult:
+    """Collect, evaluate and record one tenant. Never raises for a tenant's own failure.
+
+    ``fixes`` are the writes cwdrift sent just before this check (rule id -> who), which this
+    check verifies; ``keep_raw`` keeps the records read on the result.
+    """
     started = rt.clock()
     snapshot: Snapshot | None = None
+    raw: RawTenant | None = None
     error: CwdriftError | None = None
     try:
-        snapshot = await _collect(rt, tenant, started)
+        raw = await collect(rt, tenant)
+        snapshot = normalize(raw, started)
     except ConnectWiseError as exc:
         error = exc
     except CwdriftError as exc:  # e.g. a site refused as plain http
@@ -80,29 +100,18 @@ async def check_tenant(rt: Runtime, tenant: TenantConfig) -> TenantResult:
         extra={"tenant": tenant.id},
     )
     # The store is synchronous; keep the event loop free for other tenants' reads.
-    return await asyncio.to_thread(_record, rt, tenant, started, snapshot, error)
+    result = await asyncio.to_thread(_record, rt, tenant, started, snapshot, error, fixes)
+    if keep_raw:
+        result.raw, result.snapshot = raw, snapshot
+    return result
 
 
-async def _collect(rt: Runtime, tenant: TenantConfig, started: datetime) -> Snapshot:
-    cw = rt.config.connectwise
-    async with ConnectWiseClient(
-        tenant.site,
-        tenant.company_id,
-        tenant.public_key,
-        tenant.private_key,
-        tenant.client_id,
-        http=rt.http.client(),
-        company_info=rt.company_info,
-        limits=rt.limits,
-        retry=RetryPolicy(attempts=cw.max_attempts),
-        timeout=cw.timeout_seconds,
-        max_response_bytes=cw.max_response_mb * MEGABYTE,
-        tenant=tenant.id,
-    ) as client:
-        raw = await collect_tenant(
+async def collect(rt: Runtime, tenant: TenantConfig) -> RawTenant:
+    """One complete read of the tenant with its read keys (a typed error otherwise)."""
+    async with rt.client(tenant) as client:
+        return await collect_tenant(
             client, tenant_id=tenant.id, integration_member=tenant.integration_member
         )
-    return normalize(raw, started)
 
 
 def _record(
@@ -111,6 +120,7 @@ def _record(
     started: datetime,
     snapshot: Snapshot | None,
     error: CwdriftError | None,
+    fixes: Mapping[str, FixNote] | None = None,
 ) -> TenantResult:
     """One transaction: the check, its changes, finding states and the alerts they cause."""
     now = rt.clock()
@@ -138,13 +148,19 @@ def _record(
         )
         queued = queue_alerts(
             session,
-            tenant=TenantRef(id=tenant.id, name=tenant.name, tags=tuple(tenant.tags)),
+            tenant=TenantRef(
+                id=tenant.id,
+                name=tenant.name,
+                tags=tuple(tenant.tags),
+                ticket_company=tenant.ticket_company,
+            ),
             findings=findings,
             error=error,
             changes=changes,
             who=_who_changed(snapshot),
             now=now,
             policy=rt.config.notify,
+            fixes=fixes,
             links=links_for(rt.config.web.base_url),
         )
     return TenantResult(
@@ -157,6 +173,7 @@ def _record(
         findings=findings or [],
         changes=changes,
         alerts_queued=len(queued),
+        run_id=record.run_id,
     )
 
 
@@ -165,22 +182,28 @@ def _who_changed(snapshot: Snapshot | None) -> Mapping[str, tuple[str | None, st
     return {} if snapshot is None else snapshot.provenance()
 
 
+CheckOne = Callable[[Runtime, TenantConfig], Awaitable[TenantResult]]
+
+
 async def check_many(
     rt: Runtime,
     tenants: Iterable[TenantConfig],
     *,
     in_flight: int | None = None,
+    check: CheckOne | None = None,
     on_done: Callable[[TenantResult], None] | None = None,
 ) -> list[TenantResult]:
     """Check tenants concurrently, at most ``in_flight`` at once; one failure never stops others.
 
+    ``check`` checks one tenant (default :func:`check_tenant`; the daemon's flow also fixes);
     ``on_done`` hears of each tenant as it finishes (the command line's progress bar).
     """
     limit = asyncio.Semaphore(in_flight or rt.config.daemon.tenants_in_flight)
+    check_one: CheckOne = check or check_tenant
 
     async def one(tenant: TenantConfig) -> TenantResult:
         async with limit:
-            result = await check_tenant(rt, tenant)
+            result = await check_one(rt, tenant)
         if on_done is not None:
             on_done(result)
         return result
@@ -198,6 +221,7 @@ def queue_alerts(
     who: Mapping[str, tuple[str | None, str | None]],
     now: datetime,
     policy: NotifyConfig,
+    fixes: Mapping[str, FixNote] | None = None,
     links: WebLinks | None = None,
 ) -> list[OutboxMessage]:
     """Advance the tenant's alerts and queue one outbox row per channel that must hear of it.
@@ -220,6 +244,7 @@ def queue_alerts(
             policy=policy,
             now=now,
             silences=silences,
+            fixes=fixes,
         )
 
     planned = plan(())
@@ -227,7 +252,10 @@ def queue_alerts(
         planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
     if links is not None and planned.group is not None:
         planned = replace(planned, group=replace(planned.group, links=links))
-    outgoing = notifications(planned, policy)
+    # Ticket channels keep incidents: read them only when one is configured.
+    incidents = load_incidents(session, tenant.id) if policy.connectwise_ticket else []
+    outgoing = notifications(planned, policy, incidents, tenant=tenant, now=now)
     moved = [s for s in outgoing.states.values() if stored.get(s.alert_key) != s]
     write_states(session, moved, stored)
+    save_incidents(session, outgoing.incidents)
     return queue_messages(session, tenant.id, outgoing.messages, now)

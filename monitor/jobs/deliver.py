@@ -128,7 +128,12 @@ async def _send_claims(
     for claim in claims:
         sender = channels.get(claim.channel)
         payload: Mapping[str, Any] = json.loads(claim.payload)
-        if claim.late is not None and claim.late.group is not None and sender is not None:
+        if (
+            claim.late is not None
+            and claim.late.group is not None
+            and sender is not None
+            and CHANNEL_TYPES[sender.kind].rebuild_late
+        ):
             rebuilt = _rebuild_late(claim, claim.late.group, sender, clock())
             if isinstance(rebuilt, Superseded):
                 await asyncio.to_thread(_drop, db, claim, rebuilt.reason)

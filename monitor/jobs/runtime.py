@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.clock import utcnow
+from monitor.connectwise.client import MEGABYTE, ConnectWiseClient, RetryPolicy
 from monitor.connectwise.limits import HostLimits
 from monitor.connectwise.session import CompanyInfoCache, SharedHttp
 from monitor.core.baseline import Baseline, load_baseline
@@ -46,7 +47,7 @@ class Runtime:
             db.migrate()
         cw = loaded.config.connectwise
         baseline = load_baseline(loaded.baseline_path)
-        loaded.check_rules_exist(baseline.ids)
+        loaded.check_against(baseline)
         return cls(
             loaded=loaded,
             baseline=baseline,
@@ -73,6 +74,32 @@ class Runtime:
     @property
     def config(self) -> Config:
         return self.loaded.config
+
+    def client(self, tenant: TenantConfig, *, write: bool = False) -> ConnectWiseClient:
+        """A client for the tenant's read keys, or (``write``) its fix keys, on the shared pool.
+
+        Use it as ``async with rt.client(tenant) as cw:``.
+        """
+        cw = self.config.connectwise
+        public, private = tenant.public_key, tenant.private_key
+        if write:
+            if tenant.fix_public_key is None or tenant.fix_private_key is None:
+                raise ValueError(f"tenant {tenant.id} has no fix keys")
+            public, private = tenant.fix_public_key, tenant.fix_private_key
+        return ConnectWiseClient(
+            tenant.site,
+            tenant.company_id,
+            public,
+            private,
+            tenant.client_id,
+            http=self.http.client(),
+            company_info=self.company_info,
+            limits=self.limits,
+            retry=RetryPolicy(attempts=cw.max_attempts),
+            timeout=cw.timeout_seconds,
+            max_response_bytes=cw.max_response_mb * MEGABYTE,
+            tenant=tenant.id,
+        )
 
 
 def select_tenants(loaded: LoadedConfig, tenant_ids: Sequence[str] | None) -> list[TenantConfig]:

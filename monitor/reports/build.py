@@ -32,6 +32,7 @@ from monitor.core.options import FROM_CONFIG, FROM_DATABASE, Waiver
 from monitor.reports.inputs import ReportInputs, Transition
 from monitor.reports.model import (
     FindingEvent,
+    FixerTally,
     Score,
     SettingChangeItem,
     SilenceItem,
@@ -124,7 +125,7 @@ def build_weekly(
                 readable=tenant_id not in unreadable and score.percent is not None,
             )
         )
-    new, resolved, regressed = history.events(names, keys, since, until)
+    new, resolved, regressed = history.events(names, keys, since, until, inputs.cwdrift_fixes)
     return WeeklyReport(
         label=label or span.label,
         since=since,
@@ -143,6 +144,8 @@ def build_weekly(
         silences=tuple(_silences(inputs, config_silences, set(ids), until, window)),
         warning_days=warning_days,
         median_time_to_fix=_median_time_to_fix(resolved),
+        fixed_by_cwdrift=_tally([e for e in resolved if e.fixed_by == "cwdrift"]),
+        fixed_by_person=_tally([e for e in resolved if e.fixed_by == "person"]),
     )
 
 
@@ -167,6 +170,10 @@ def _median_time_to_fix(resolved: Sequence[FindingEvent]) -> timedelta | None:
     if not fixes:
         return None
     return timedelta(seconds=statistics.median(f.total_seconds() for f in fixes))
+
+
+def _tally(fixed: Sequence[FindingEvent]) -> FixerTally:
+    return FixerTally(len(fixed), _median_time_to_fix(fixed))
 
 
 class _History:
@@ -254,6 +261,7 @@ class _History:
         keys: Mapping[tuple[str, str], tuple[str, ...]],
         since: datetime,
         until: datetime,
+        cwdrift_fixes: Mapping[tuple[str, str, int], str],
     ) -> tuple[list[FindingEvent], list[FindingEvent], list[FindingEvent]]:
         new: list[FindingEvent] = []
         resolved: list[FindingEvent] = []
@@ -281,8 +289,20 @@ class _History:
                                 )
                     elif t.to_status in _ENDS_STREAK and start is not None:
                         if in_week:
+                            operator = (
+                                cwdrift_fixes.get((t.tenant_id, t.rule_id, t.run_id))
+                                if t.run_id is not None
+                                else None
+                            )
                             resolved.append(
-                                _event(t, names, command, "resolved", time_to_fix=t.at - start)
+                                _event(
+                                    t,
+                                    names,
+                                    command,
+                                    "resolved",
+                                    time_to_fix=t.at - start,
+                                    cwdrift_operator=operator,
+                                )
                             )
                         start, last_resolved = None, t.at
         for events in (new, resolved, regressed):
@@ -298,6 +318,7 @@ def _event(
     *,
     time_to_fix: timedelta | None = None,
     last_resolved: datetime | None = None,
+    cwdrift_operator: str | None = None,
 ) -> FindingEvent:
     return FindingEvent(
         kind=kind,
@@ -312,6 +333,7 @@ def _event(
         actual=t.actual,
         time_to_fix=time_to_fix,
         last_resolved_at=last_resolved,
+        cwdrift_operator=cwdrift_operator,
         command=command,
     )
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.alerts.config import Silence
@@ -26,6 +26,7 @@ class Transition:
     label: str
     expected: str
     actual: str | None
+    run_id: int | None = None  # the check run that recorded it
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +79,5 @@ class ReportInputs:
     first_checked: dict[str, datetime]  # tenant -> start of its first run ever (may be later)
     database_waivers: list[WaiverInput]
     database_silences: list[SilenceInput]
+    # (tenant, rule, check run) -> operator, for cwdrift writes that run verified as fixed
+    cwdrift_fixes: dict[tuple[str, str, int], str] = field(default_factory=dict)

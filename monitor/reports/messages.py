@@ -54,6 +54,11 @@ def build_report_slack(
     )
     if report.median_time_to_fix is not None:
         counts += f"\nMedian time to fix: {format_duration(report.median_time_to_fix)}"
+    if report.fixed_by_cwdrift.count:
+        counts += (
+            f"\nFixed by cwdrift: {report.fixed_by_cwdrift.text} · by a person: "
+            f"{report.fixed_by_person.text}"
+        )
     trend = " → ".join(p.score.text for p in report.trend[-4:])
     blocks: list[dict[str, Any]] = [
         {

@@ -12,7 +12,7 @@ accepted deviation is compliant by decision; the report lists every waiver separ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,6 +147,23 @@ class FindingEvent:
     time_to_fix: timedelta | None = None  # resolved: since the streak began
     last_resolved_at: datetime | None = None  # regressed: when it was fixed before
     command: str = ""
+    cwdrift_operator: str | None = None  # resolved by a verified cwdrift write, run by whom
+
+    @property
+    def fixed_by(self) -> str | None:
+        """Who fixed a resolved finding: "cwdrift", "person", or None (not a fix: waived)."""
+        if self.kind != "resolved" or self.to_status != "pass":
+            return None
+        return "cwdrift" if self.cwdrift_operator is not None else "person"
+
+    @property
+    def how_resolved(self) -> str:
+        """ "accepted deviation", "fixed by cwdrift (jane on ops-1)" or "fixed" (by a person)."""
+        if self.to_status == "waived":
+            return "accepted deviation"
+        if self.cwdrift_operator is not None:
+            return f"fixed by cwdrift ({self.cwdrift_operator})"
+        return "fixed"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,7 +180,26 @@ class FindingEvent:
             "time_to_fix_hours": hours(self.time_to_fix),
             "last_resolved_at": iso(self.last_resolved_at),
             "command": self.command,
+            "fixed_by": self.fixed_by,
+            "cwdrift_operator": self.cwdrift_operator,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FixerTally:
+    """How many findings one kind of fixer fixed in the period, and their median time to fix."""
+
+    count: int
+    median_time_to_fix: timedelta | None
+
+    @property
+    def text(self) -> str:
+        if not self.count:
+            return "0"
+        return f"{self.count} (median time to fix {format_duration(self.median_time_to_fix)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "median_time_to_fix_hours": hours(self.median_time_to_fix)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +371,9 @@ class WeeklyReport:
     # The median time from a failure to its fix, over the fixes in the period (an accepted
     # deviation is not a fix); None when nothing was fixed.
     median_time_to_fix: timedelta | None = None
+    # The same split by who fixed it: a verified cwdrift write, or a person.
+    fixed_by_cwdrift: FixerTally = field(default_factory=lambda: FixerTally(0, None))
+    fixed_by_person: FixerTally = field(default_factory=lambda: FixerTally(0, None))
 
     @property
     def title(self) -> str:
@@ -364,4 +403,8 @@ class WeeklyReport:
             "silences": [s.to_dict() for s in self.silences],
             "warning_days": self.warning_days,
             "median_time_to_fix_hours": hours(self.median_time_to_fix),
+            "fixed_by": {
+                "cwdrift": self.fixed_by_cwdrift.to_dict(),
+                "person": self.fixed_by_person.to_dict(),
+            },
         }

@@ -198,8 +198,7 @@ def csv_rows(report: WeeklyReport) -> Iterator[dict[str, str]]:
     for events in (report.new, report.regressed, report.resolved):
         for e in events:
             if e.kind == "resolved":
-                how = "accepted deviation" if e.to_status == "waived" else "fixed"
-                detail = f"{how} after {format_duration(e.time_to_fix)}"
+                detail = f"{e.how_resolved} after {format_duration(e.time_to_fix)}"
             elif e.kind == "regressed":
                 detail = f"last resolved {format_time(e.last_resolved_at)}"
             else:

@@ -3,8 +3,9 @@
     database.Database        engine, session(), migrate(), current_revision(), ping()
     runs.record_run          one check run of one tenant, in the caller's transaction
     history                  changes, snapshot_at, findings_at, open findings, summaries
-    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables
+    outbox, silences, waivers, report_reads, daemon_tables, cluster_tables, tickets
                              the queries of alerting, reports, the daemon and cluster mode
+    fixes                    fix plans and the writes cwdrift sent (``cwdrift fix``)
 
 ``TABLE_MODULES`` lists every module that defines tables. Importing the package imports them
 all, once, so the whole schema is on ``SQLModel.metadata`` before any session or migration
@@ -17,7 +18,15 @@ from types import ModuleType
 
 from sqlmodel import Session
 
-from monitor.store import alert_tables, cluster_tables, daemon_tables, tables, waiver_tables
+from monitor.store import (
+    alert_tables,
+    cluster_tables,
+    daemon_tables,
+    fix_tables,
+    tables,
+    ticket_tables,
+    waiver_tables,
+)
 from monitor.store.database import Database
 
 TABLE_MODULES: tuple[ModuleType, ...] = (
@@ -26,6 +35,8 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     daemon_tables,  # daemon_node, tenant_schedule
     waiver_tables,  # waiver, waiver_event
     cluster_tables,  # cluster_node
+    fix_tables,  # fix_plan, fix_attempt
+    ticket_tables,  # ticket_incident
 )
 
 # Session is the type of what Database.session() yields: readers outside the store (the web

@@ -96,3 +96,20 @@ def recorded_next_runs(session: Session) -> dict[str, datetime]:
         for row in session.exec(select(TenantSchedule))
         if row.next_run_at is not None
     }
+
+
+def check_recorded_since_job_start(session: Session, job_id: int, tenant_id: str) -> bool:
+    """Whether ``tenant_id`` has a check run that started after Procrastinate started ``job_id``.
+
+    The job's start is the database's clock (``procrastinate_events``); the run's is the node's.
+    A node whose clock lags could make a finished check look older, which only costs a repeat.
+    """
+    found = session.execute(
+        text(
+            "SELECT 1 FROM check_run r WHERE r.tenant_id = :tenant AND r.started_at >= "
+            "(SELECT max(e.at) FROM procrastinate_events e "
+            "WHERE e.job_id = :job AND e.type = 'started') LIMIT 1"
+        ),
+        {"tenant": tenant_id, "job": job_id},
+    ).first()
+    return found is not None

@@ -8,7 +8,7 @@ newest good run), so they stay fast with thousands of tenants and years of runs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
 from monitor.core.snapshot import Snapshot, Value
 from monitor.store.codec import decode_keys, decode_setting, decode_snapshot, decode_value
+from monitor.store.fixes import FixMark, fix_marks
 from monitor.store.runs import Outcome
 from monitor.store.tables import (
     CheckRunTable,
@@ -43,6 +44,7 @@ class ChangeRow:
     changed_by: str | None  # ConnectWise _info.updatedBy, when given
     changed_at: str | None  # ConnectWise _info.lastUpdated, as given
     run_id: int
+    fixed_by_cwdrift: FixMark | None = None  # the cwdrift write behind the change, if any
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of ``history --json`` and ``export``."""
@@ -54,6 +56,9 @@ class ChangeRow:
             "new": self.new,
             "changed_by": self.changed_by,
             "changed_at": self.changed_at,
+            "fixed_by_cwdrift": (
+                self.fixed_by_cwdrift.to_dict() if self.fixed_by_cwdrift is not None else None
+            ),
         }
 
 
@@ -148,7 +153,7 @@ def changes(
     who: str | None = None,
     limit: int | None = None,
 ) -> list[ChangeRow]:
-    """The tenant's setting changes, oldest first.
+    """The tenant's setting changes, oldest first, each marked when a cwdrift write made it.
 
     ``setting`` matches a case-insensitive substring of the key or the label; ``who`` a
     case-insensitive substring of ConnectWise's updatedBy; ``since``/``until`` are inclusive.
@@ -158,7 +163,7 @@ def changes(
     query = query.order_by(col(t.observed_at), col(t.id))
     if limit is not None:
         query = query.limit(limit)
-    return [_change_row(row) for row in session.exec(query)]
+    return _marked(session, tenant_id, [_change_row(row) for row in session.exec(query)])
 
 
 def recent_changes(
@@ -169,7 +174,7 @@ def recent_changes(
     t = SettingChangeTable
     query = _changes_query(tenant_id, until=until)
     query = query.order_by(col(t.observed_at).desc(), col(t.id).desc()).limit(limit)
-    return [_change_row(row) for row in session.exec(query)]
+    return _marked(session, tenant_id, [_change_row(row) for row in session.exec(query)])
 
 
 def count_changes(session: Session, tenant_id: str, *, since: datetime | None = None) -> int:
@@ -200,7 +205,7 @@ def change_batches(
         rows = list(session.exec(query.order_by(col(t.observed_at), col(t.id)).limit(size)))
         if not rows:
             return
-        yield [_change_row(row) for row in rows]
+        yield _marked(session, tenant_id, [_change_row(row) for row in rows])
         last = rows[-1]
         after = (last.observed_at, int(last.id or 0))
 
@@ -230,6 +235,14 @@ def _changes_query(
     if who:
         query = query.where(func.lower(col(t.changed_by)).contains(who.lower(), autoescape=True))
     return query
+
+
+def _marked(session: Session, tenant_id: str, rows: list[ChangeRow]) -> list[ChangeRow]:
+    """``rows`` with the cwdrift write behind each change, where one was (one indexed read)."""
+    marks = fix_marks(session, tenant_id, [row.run_id for row in rows])
+    if not marks:
+        return rows
+    return [replace(row, fixed_by_cwdrift=marks.get((row.run_id, row.key))) for row in rows]
 
 
 def _change_row(row: SettingChangeTable) -> ChangeRow:

@@ -26,6 +26,7 @@ from monitor.reports.inputs import (
 )
 from monitor.reports.model import WeeklyReport
 from monitor.store.codec import decode_keys, decode_value
+from monitor.store.fixes import verified_fixes
 from monitor.store.runs import Outcome
 from monitor.store.silences import list_silences
 from monitor.store.tables import (
@@ -69,6 +70,7 @@ def read_report_inputs(
     last_checked, first_checked = _check_times(session, ids, until)
     return ReportInputs(
         transitions=_transitions(session, ids, until),
+        cwdrift_fixes=verified_fixes(session, ids, until=until),
         finding_keys=_finding_keys(session, ids),
         changes=_changes(session, ids, since, until),
         failed_runs=_failed_runs(session, ids, until),
@@ -112,6 +114,7 @@ def _transitions(session: Session, tenant_ids: list[str], until: datetime) -> li
             label=row.label,
             expected=row.expected,
             actual=row.actual,
+            run_id=row.run_id,
         )
         for row in rows
     ]

@@ -526,9 +526,7 @@ def fleet_scores_at(
     # would cost more than the query).
     fleet = _fleet_source(session.get_bind().dialect.name)
     statement = (
-        sa_select(*columns)
-        .select_from(spans)
-        .where(s.tenant_id.in_(sa_select(fleet.c.tenant_id)))
+        sa_select(*columns).select_from(spans).where(s.tenant_id.in_(sa_select(fleet.c.tenant_id)))
     )
     parameters = {"fleet": encode_fleet([FleetTenant(t, t) for t in tenant_ids])}
     row = _without_jit(session).execute(statement, parameters).mappings().one()

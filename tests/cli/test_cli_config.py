@@ -61,7 +61,7 @@ def test_every_example_config_passes_the_real_validator(path: Path, tmp_path: Pa
     copy = tmp_path / path.name
     copy.write_text(text)
     loaded = load_config(copy, env=env)
-    load_baseline(loaded.baseline_path)
+    loaded.check_against(load_baseline(loaded.baseline_path))  # waivers and fix modes too
     assert loaded.config.tenants
 
 

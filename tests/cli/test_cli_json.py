@@ -42,6 +42,8 @@ JSON_COMMANDS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "baseline diff": (("builtin", "builtin"), {"old", "new", "counts", "rules"}),
     "baseline preview": ((str(BUNDLED_BASELINE),), {"counts"}),
     "alerts retry": ((), set()),
+    "fix": (("--tenant", "acme"), {"tenant", "applied", "rules", "write_credentials"}),
+    "tickets check": ((), {"channels"}),
 }  # fmt: skip
 
 # Commands with no --json, and why.

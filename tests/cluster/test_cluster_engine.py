@@ -26,6 +26,7 @@ from monitor.daemon.cluster.scheduler import ClusterCheckScheduler, ClusterTunin
 from monitor.daemon.cluster.status import ClusterStatus, cluster_status
 from monitor.errors import ConfigError, ConnectionFailed
 from monitor.settings import Schedule
+from monitor.store.cluster_tables import check_recorded_since_job_start
 from monitor.store.database import Database
 
 pytestmark = pytest.mark.postgres
@@ -236,3 +237,44 @@ async def test_a_check_stranded_on_a_dead_worker_is_failed_and_the_tenant_checke
         )
     assert statuses["failed"] == 1  # the stranded job, finished as failed rather than retried
     assert checks.ran["acme"] == 1  # the waiting check ran; the recovery's own was coalesced
+
+
+@pytest.mark.parametrize(("run_after_start", "expected"), [(True, True), (False, False)])
+async def test_a_stranded_check_that_had_committed_is_not_run_again(
+    db: Database, fresh_postgres: str, run_after_start: bool, expected: bool
+) -> None:
+    """A worker can die between committing its check and telling Procrastinate: the leader then
+    finds the tenant's run recorded after the job started, and does not check it twice."""
+    async with await psycopg.AsyncConnection.connect(
+        psycopg_conninfo(fresh_postgres), autocommit=True
+    ) as conn:
+        job = await (
+            await conn.execute(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, "
+                "args, status) VALUES ('checks', %s, %s, %s, %s, 'doing') RETURNING id",
+                (TASK_NAME, lock_for("acme"), lock_for("acme"), '{"tenant_id": "acme"}'),
+            )
+        ).fetchone()
+        assert job is not None
+        started = await (
+            await conn.execute(
+                "INSERT INTO procrastinate_events (job_id, type) VALUES (%s, 'started') "
+                "RETURNING at",
+                (job[0],),
+            )
+        ).fetchone()
+        assert started is not None
+    at = started[0] + (timedelta(seconds=1) if run_after_start else -timedelta(minutes=5))
+    db.record_run(
+        tenant_id="acme",
+        tenant_name="acme",
+        started_at=at,
+        finished_at=at,
+        snapshot=None,
+        changes=[],
+        findings=None,
+        error=ConnectionFailed("simulated outage", endpoint="/system/info"),
+    )
+    with db.session() as session:
+        assert check_recorded_since_job_start(session, job[0], "acme") is expected
+        assert check_recorded_since_job_start(session, job[0], "globex") is False

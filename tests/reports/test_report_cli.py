@@ -123,6 +123,7 @@ def test_export_csv_and_json_for_auditors(sqlite_history: History) -> None:
             "new": "false",
             "changed_by": "mwilson",
             "changed_at": "2026-11-17T08:30:00Z",
+            "fixed_by_cwdrift": "",  # a person's change, not a cwdrift fix
         },
         {
             "observed_at": "2026-11-19T12:00:00+00:00",
@@ -132,6 +133,7 @@ def test_export_csv_and_json_for_auditors(sqlite_history: History) -> None:
             "new": "true",
             "changed_by": "jsmith",
             "changed_at": "2026-11-19T11:00:00Z",
+            "fixed_by_cwdrift": "",  # a person's change, not a cwdrift fix
         },
     ]
     data = json.loads(

@@ -146,6 +146,8 @@ def expected_json(h: History) -> dict[str, Any]:
                 "time_to_fix_hours": None,
                 "last_resolved_at": None,
                 "command": history_cmd("acme", ACME_TAX),
+                "fixed_by": None,
+                "cwdrift_operator": None,
             }
         ],
         "resolved": [
@@ -163,6 +165,8 @@ def expected_json(h: History) -> dict[str, Any]:
                 "time_to_fix_hours": 361.0,  # 15 days 1 hour
                 "last_resolved_at": None,
                 "command": history_cmd("globex", GLOBEX_FLAG),
+                "fixed_by": "person",  # mwilson in the UI, not a cwdrift write
+                "cwdrift_operator": None,
             }
         ],
         "regressed": [
@@ -180,6 +184,8 @@ def expected_json(h: History) -> dict[str, Any]:
                 "time_to_fix_hours": None,
                 "last_resolved_at": "2026-11-17T10:00:00+00:00",
                 "command": history_cmd("globex", GLOBEX_FLAG),
+                "fixed_by": None,
+                "cwdrift_operator": None,
             }
         ],
         # observed_at is when cwdrift saw it; changed_at is ConnectWise's own lastUpdated.
@@ -282,6 +288,10 @@ def expected_json(h: History) -> dict[str, Any]:
         ],
         "warning_days": 14,
         "median_time_to_fix_hours": 361.0,  # the one fix: globex, 15 days 1 hour
+        "fixed_by": {
+            "cwdrift": {"count": 0, "median_time_to_fix_hours": None},
+            "person": {"count": 1, "median_time_to_fix_hours": 361.0},
+        },
     }
 
 

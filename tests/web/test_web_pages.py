@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import NOW
 from freezegun import freeze_time
 from web_store import (
     BEFORE_CHANGE,
@@ -18,6 +17,7 @@ from web_store import (
     HOSTILE_CAPTION,
     HOSTILE_EDITOR,
     HOSTILE_NAME,
+    NOW,
     SALES_TAX,
     SALES_TAX_RULE,
     WEEK,

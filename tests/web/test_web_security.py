@@ -14,9 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import app_for
 from test_web_pages import PAGES
-from web_store import WebStore
+from web_store import WebStore, app_for
 
 from monitor.settings import LoadedConfig, WebConfig
 from monitor.store import Database

@@ -18,12 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from freezegun import freeze_time
+from starlette.applications import Starlette
 from typer.testing import CliRunner
 
 from monitor.cli.app import app
 from monitor.cli.demo_commands import write_demo_config
 from monitor.settings import LoadedConfig, load_config
 from monitor.simulator.server import RunningSimulator
+from monitor.store import Database
+from monitor.web.health import Health, health_routes, templates_probe
+from monitor.web.serve import web_app_for
 
 DAY1 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -35,6 +39,7 @@ HOSTILE_CAPTION = '<img src=x onerror="alert(2)">'
 SALES_TAX = "accounting.includeSalesTaxFlag"
 SALES_TAX_RULE = "include-sales-tax-is-on"
 WEEK = "2026-W45"  # the week of the three days
+NOW = DAY3.replace(hour=12)  # the pages' clock: three hours after the last check
 
 
 @dataclass(frozen=True)
@@ -74,3 +79,11 @@ def build_history(config: Path, sim: RunningSimulator) -> LoadedConfig:
     with freeze_time(DAY3, real_asyncio=True):
         cli(config, "check")
     return load_config(config, connectwise=False)
+
+
+def app_for(
+    store: WebStore, db: Database, *, host: str = "127.0.0.1", now: datetime = NOW
+) -> Starlette:
+    """The app a server on ``host`` runs: pages, login, health; the clock fixed at ``now``."""
+    health = Health({"templates": templates_probe()})
+    return web_app_for(lambda: store.loaded, db, host, health_routes(health), clock=lambda: now)

@@ -1,7 +1,9 @@
 """What every rule kind shares: its requirement (parameters), the evaluation context, the outcome.
 
 A rule kind is a pydantic model (its parameters, validated when the baseline loads) with an
-``evaluate(ctx)`` method that reads only the snapshot in ``ctx``: no I/O, no clock.
+``evaluate(ctx)`` method that reads only the snapshot in ``ctx``: no I/O, no clock. A kind
+ConnectWise lets us write also answers ``remedy(ctx)`` with the write that would fix it
+(see ``monitor.core.remedy``); every other kind needs a person, and says why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from monitor.core.findings import Severity, Status
 from monitor.core.options import TenantOptions
+from monitor.core.remedy import PersonNeeded, Remedy, RemedyContext
 from monitor.core.snapshot import Snapshot, Value
 
 NOT_SET = "not set"
@@ -145,9 +148,21 @@ class Requirement(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ClassVar[str]
+    # Whether ConnectWise's API can write what this kind checks (``remedy`` may give a Write).
+    writable: ClassVar[bool] = False
+    # Why a person must fix this kind, when it is not writable.
+    person_reason: ClassVar[str] = "the ConnectWise API cannot write this setting"
 
     def evaluate(self, ctx: Context) -> Outcome:
         raise NotImplementedError
+
+    def remedy(self, ctx: RemedyContext) -> Remedy:
+        """The write that makes this requirement pass, or why a person must do it."""
+        return PersonNeeded(self.person_reason)
+
+    def automation_risk(self) -> str | None:
+        """Why fixing this must never be automatic, whatever the baseline says (None: it may)."""
+        return None
 
     def actual_values(self) -> ActualValues | None:
         """The values this rule's findings can show as actual; None when any text can appear

@@ -20,6 +20,7 @@ NOT_EXPOSED = (
 
 class CogsSegmentsRequirement(Requirement):
     kind = "cogs_segments"
+    person_reason = "the ConnectWise API exposes no type for COGS segments"
 
     def evaluate(self, ctx: Context) -> Outcome:
         reason = ctx.snapshot.unknown_section("gl")

@@ -14,6 +14,7 @@ NOT_ALLOWED = "not allowed"
 
 class CustomizeRequirement(Requirement):
     kind = "customize"
+    person_reason = "ConnectWise has no API endpoint for a role's Table Setup customize list"
 
     category: str = Field(min_length=1, description="Setup table category, e.g. 'Invoicing'")
     name: str = Field(min_length=1, description="Setup table name, e.g. 'Billing Status'")

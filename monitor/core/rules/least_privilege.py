@@ -18,6 +18,9 @@ MAX_LISTED = 15  # functions named in ``actual``; the rest are counted
 
 class LeastPrivilegeRequirement(Requirement):
     kind = "least_privilege"
+    person_reason = (
+        "role permission rows are read-only in the ConnectWise API (connectwise-api.md §7)"
+    )
 
     def evaluate(self, ctx: Context) -> Outcome:
         reason = ctx.unknown_reason(("permission.",))

@@ -12,6 +12,9 @@ NOT_FOUND, INACTIVE = "not found", "inactive"
 
 class MemberActiveRequirement(Requirement):
     kind = "member_active"
+    person_reason = (
+        "cwdrift does not create or reactivate API members: a new member also needs API keys"
+    )
 
     def evaluate(self, ctx: Context) -> Outcome:
         reason = ctx.unknown_reason(KEYS)

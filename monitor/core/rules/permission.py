@@ -24,6 +24,9 @@ Level = Literal["None", "My", "All"]
 
 class PermissionRequirement(Requirement):
     kind = "permission"
+    person_reason = (
+        "role permission rows are read-only in the ConnectWise API (connectwise-api.md §7)"
+    )
 
     module: str = Field(min_length=1, description="Module as shown in the UI, e.g. 'Finance'")
     function: str = Field(min_length=1, description="Function, e.g. 'Accounting Interface'")

@@ -3,19 +3,40 @@
 The vendor page: 'The "Role ID" field must be set to the custom security role that you created
 (STRONGLY RECOMMENDED). Or to "Admin" role.' So an Admin role is not drift, but it is reported as a
 least-privilege ``warning``. ``TenantOptions.expected_role`` pins the exact role name instead.
+
+Fixed by ``PATCH /system/apiMembers/{id}`` replacing ``securityRole`` with ``{"id": N}`` (a shape
+inferred from ConnectWise's PATCH rules, not confirmed: connectwise-api.md §7, §10 question 11),
+and only to the configured ``expected_role``, found by name among the roles the credentials can
+read; never to an Admin role. Without ``expected_role`` cwdrift cannot know the right role.
 """
 
 from __future__ import annotations
 
 from monitor.core.findings import Severity, Status
+from monitor.core.remedy import (
+    API_MEMBER,
+    MEMBER_EDIT,
+    FieldChange,
+    PatchOperation,
+    PersonNeeded,
+    Remedy,
+    RemedyContext,
+    RoleOption,
+    Write,
+)
 from monitor.core.rules.base import NOT_SET, Context, Outcome, Requirement
 
 CUSTOM = "a custom security role (or Admin)"
 KEYS = ("member.role", "member.role_id", "role.name", "role.admin", "role.inactive")
+ROLE_SHAPE_INFERRED = (
+    'the securityRole value {"id": N} is inferred from ConnectWise\'s PATCH rules, not '
+    "confirmed; the re-read decides whether it held"
+)
 
 
 class MemberRoleRequirement(Requirement):
     kind = "member_role"
+    writable = True
 
     def evaluate(self, ctx: Context) -> Outcome:
         expected = ctx.options.expected_role or CUSTOM
@@ -56,3 +77,67 @@ class MemberRoleRequirement(Requirement):
                 Status.FAIL, "a custom security role", name, KEYS, note, severity=Severity.WARNING
             )
         return Outcome(Status.PASS, expected, name, KEYS)
+
+    def remedy(self, ctx: RemedyContext) -> Remedy:
+        wanted = ctx.options.expected_role
+        if wanted is None:
+            return PersonNeeded(
+                "no options.expected_role is configured for this tenant, so cwdrift does not "
+                "know which role is right"
+            )
+        member_id = ctx.targets.api_member_id
+        if member_id is None or ctx.snapshot.value("member.found") is not True:
+            return PersonNeeded("the API member was not found")
+        role = _choose_role(wanted, ctx.targets.roles, ctx.targets.roles_unread)
+        if isinstance(role, PersonNeeded):
+            return role
+        changes = (
+            FieldChange(
+                "member.role",
+                "securityRole",
+                "API member security role",
+                ctx.snapshot.value("member.role"),
+                role.name,
+            ),
+            FieldChange(
+                "member.role_id",
+                "securityRole",
+                "API member security role id",
+                ctx.snapshot.value("member.role_id"),
+                role.id,
+            ),
+        )
+        operation = PatchOperation("replace", "securityRole", {"id": role.id})
+        return Write(
+            API_MEMBER, member_id, (operation,), changes, MEMBER_EDIT, inferred=ROLE_SHAPE_INFERRED
+        )
+
+    def automation_risk(self) -> str | None:
+        return (
+            "changing the member's role changes everything the integration may do, which "
+            "cwdrift cannot see"
+        )
+
+
+def _choose_role(
+    wanted: str, roles: tuple[RoleOption, ...] | None, unread: str
+) -> RoleOption | PersonNeeded:
+    """The one readable, active, non-Admin role named ``wanted``; otherwise why not."""
+    if roles is None:
+        return PersonNeeded(f"cwdrift could not look up the role {wanted!r}: {unread}")
+    name = wanted.strip().casefold()
+    found = [role for role in roles if role.name.strip().casefold() == name]
+    if not found:
+        return PersonNeeded(
+            f"no security role named {wanted!r} among the {len(roles)} roles the credentials "
+            "can read"
+        )
+    if len(found) > 1:
+        ids = ", ".join(str(role.id) for role in found)
+        return PersonNeeded(f"{len(found)} security roles are named {wanted!r} (ids {ids})")
+    role = found[0]
+    if role.admin or name == "admin":
+        return PersonNeeded("cwdrift never gives the API member an Admin role")
+    if role.inactive:
+        return PersonNeeded(f"the role {wanted!r} is inactive")
+    return role

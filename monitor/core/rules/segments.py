@@ -3,6 +3,10 @@
 A segment is in use when its caption (``gl.segment<N>``) is non-empty; its type is
 ``gl.segment<N>type``. The vendor page allows Class segments "in certain circumstances", so
 ``TenantOptions.class_segments`` lists the segment numbers that may be typed "Class".
+
+Fixed by ``PATCH /finance/glCaptions/{id}`` replacing each offending ``segment<N>type`` with
+"Account" (connectwise-api.md §7); segments allowed to be Class are left alone. Captions are
+never invented: with no segment in use a person sets up the account structure.
 """
 
 from __future__ import annotations
@@ -11,10 +15,21 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from monitor.core.findings import Status
+from monitor.core.remedy import (
+    ACCOUNTING_EDIT,
+    GL_CAPTIONS,
+    FieldChange,
+    PatchOperation,
+    PersonNeeded,
+    Remedy,
+    RemedyContext,
+    Write,
+)
 from monitor.core.rules.base import Context, Outcome, Requirement, human
 from monitor.core.snapshot import Snapshot
 
 SEGMENT_NUMBERS = range(1, 11)  # GLCaption has segment1..segment10 and cogs1..cogs10
+EXPECTED_TYPE = "Account"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +78,9 @@ def judge_segments(
     actual = ", ".join(
         f"{s.number} {s.caption!r}={'unknown' if s.unknown else human(s.type)}" for s in segments
     )
-    readable = [s for s in segments if s.unknown is None and s.type is not None]
+    readable = _readable(segments)
     unreadable = [s for s in segments if s not in readable]
-    offenders = [
-        s
-        for s in readable
-        if not (s.type == "Account" or (s.type == "Class" and s.number in class_allowed))
-    ]
+    offenders = _offenders(readable, class_allowed)
     if offenders:
         note = "; ".join(
             f"segment {s.number} ({s.caption!r}) is {human(s.type)}" for s in offenders
@@ -90,12 +101,25 @@ def judge_segments(
     return Outcome(Status.PASS, expected, actual, keys)
 
 
+def _readable(segments: list[Segment]) -> list[Segment]:
+    return [s for s in segments if s.unknown is None and s.type is not None]
+
+
+def _offenders(segments: list[Segment], class_allowed: Collection[int]) -> list[Segment]:
+    return [
+        s
+        for s in segments
+        if not (s.type == "Account" or (s.type == "Class" and s.number in class_allowed))
+    ]
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
 class AccountSegmentsRequirement(Requirement):
     kind = "account_segments"
+    writable = True
 
     def evaluate(self, ctx: Context) -> Outcome:
         allowed = ctx.options.class_segments
@@ -110,3 +134,31 @@ class AccountSegmentsRequirement(Requirement):
             note = "no account segment has a caption: the GL account structure is not set up"
             return Outcome(Status.FAIL, expected, "no segments", ("gl.segment1",), note)
         return judge_segments(segments, allowed, expected)
+
+    def remedy(self, ctx: RemedyContext) -> Remedy:
+        record_id = ctx.targets.gl_captions_id
+        if record_id is None:
+            return PersonNeeded("ConnectWise returned no GL captions record to change")
+        segments = segments_in_use(ctx.snapshot, "segment")
+        if not segments:
+            return PersonNeeded(
+                "no account segment has a caption: a person sets up the GL account structure"
+            )
+        # A segment whose type could not be read is never written: unknown is not wrong.
+        offenders = _offenders(_readable(segments), ctx.options.class_segments)
+        if not offenders:
+            return PersonNeeded("every account segment in use already has an allowed type")
+        operations = tuple(
+            PatchOperation("replace", f"segment{s.number}type", EXPECTED_TYPE) for s in offenders
+        )
+        changes = tuple(
+            FieldChange(
+                s.type_key,
+                f"segment{s.number}type",
+                f"Account segment {s.number} ({s.caption}) type",
+                s.type,
+                EXPECTED_TYPE,
+            )
+            for s in offenders
+        )
+        return Write(GL_CAPTIONS, record_id, operations, changes, ACCOUNTING_EDIT)

@@ -42,7 +42,12 @@ from monitor.daemon.scheduler import ApsCheckScheduler, validate_schedules
 from monitor.errors import ConfigError, CwdriftError
 from monitor.observability import CLUSTER_LEADER
 from monitor.settings import Schedule
-from monitor.store.cluster_tables import pending_jobs, record_node, recorded_next_runs
+from monitor.store.cluster_tables import (
+    check_recorded_since_job_start,
+    pending_jobs,
+    record_node,
+    recorded_next_runs,
+)
 from monitor.store.daemon_tables import last_check_times, write_next_runs
 from monitor.store.database import Database
 
@@ -274,16 +279,25 @@ class ClusterCheckScheduler:
             tenant_id = str(job.task_kwargs.get("tenant_id", ""))
             # Failed, not retried: see the module docstring.
             await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
+            # A worker can die after its check committed but before Procrastinate heard the job
+            # finish: that tenant is checked already, and a second check would only repeat it.
+            done = bool(tenant_id) and await asyncio.to_thread(
+                self._checked_since_start, job.id, tenant_id
+            )
             log.warning(
-                "check of tenant=%s was running on a dead worker (job %s): marked failed, "
-                "checking again",
+                "check of tenant=%s was running on a dead worker (job %s): marked failed, %s",
                 tenant_id,
                 job.id,
+                "its check had been recorded" if done else "checking again",
             )
-            if tenant_id:
+            if tenant_id and not done:
                 await self._defer(tenant_id)
         if stalled:
             await manager.prune_stalled_workers(self._tuning.stalled_after)
+
+    def _checked_since_start(self, job_id: int, tenant_id: str) -> bool:
+        with self._db.session() as session:
+            return check_recorded_since_job_start(session, job_id, tenant_id)
 
     async def _defer(self, tenant_id: str) -> None:
         try:
