@@ -33,7 +33,7 @@ class Site:
     db: Database
     config: Callable[[], LoadedConfig]
     clock: Callable[[], datetime] = utcnow
-    _baselines: dict[int, Baseline] = field(default_factory=dict, repr=False)
+    _baseline_for: tuple[LoadedConfig, Baseline] | None = field(default=None, repr=False)
     _scores: dict[tuple[str, datetime], tuple[tuple[int, int], datetime]] = field(
         default_factory=dict, repr=False
     )
@@ -81,12 +81,10 @@ class Site:
         """The baseline of the config in force, loaded once per config (a reload reloads it)."""
         loaded = self.config()
         with self._lock:
-            found = self._baselines.get(id(loaded))
-            if found is None:
-                found = load_baseline(loaded.baseline_path)
-                self._baselines.clear()
-                self._baselines[id(loaded)] = found
-        return found
+            # The config itself is kept with it (not its id, which a new config could reuse).
+            if self._baseline_for is None or self._baseline_for[0] is not loaded:
+                self._baseline_for = (loaded, load_baseline(loaded.baseline_path))
+            return self._baseline_for[1]
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for rule in self.baseline().rules if rule.id == rule_id), None)

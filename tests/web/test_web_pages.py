@@ -14,6 +14,9 @@ from web_store import (
     BEFORE_CHANGE,
     DAY1,
     DAY2,
+    EXPENSES_RULE,
+    FIXED,
+    FIXER,
     HOSTILE_CAPTION,
     HOSTILE_EDITOR,
     HOSTILE_NAME,
@@ -249,3 +252,16 @@ async def test_the_hostile_strings_appear_escaped(client: httpx.AsyncClient) -> 
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in caption
     twin = await client.get(setting_path("initech", "gl.segment2"), params={"format": "json"})
     assert twin.json()["periods"][-1]["value"] == HOSTILE_CAPTION  # JSON has it exactly
+
+
+async def test_a_change_cwdrift_made_is_marked_on_the_tenant_page(
+    client: httpx.AsyncClient,
+) -> None:
+    data = (await twin(client, tenant_path("globex"))).json()
+    fixed = [c for c in data["changes"] if c["fixed_by_cwdrift"]]
+    assert [c["setting"] for c in fixed] == ["accounting.transferExpensesAsBillFlag"]
+    assert fixed[0]["fixed_by_cwdrift"]["operator"] == FIXER
+    assert data["findings"][EXPENSES_RULE]["status"] == "pass"
+    page = (await client.get(tenant_path("globex"))).text
+    assert "fixed by cwdrift" in page and f"run by {FIXER}" in page
+    assert FIXED.isoformat() <= fixed[0]["observed_at"]

@@ -2,8 +2,9 @@
 the simulator over real HTTP, on three days, with people changing settings in between.
 
     DAY1 09:00  first check: acme compliant, globex and initech drift, umbrella unreadable
-                jsmith turns acme's "Include Sales Tax" off; mwilson fixes globex;
-                a caption with markup is typed into initech's GL setup
+    DAY1 10:00  `cwdrift fix --apply` turns globex's "Transfer Expenses as a Bill" off
+                jsmith turns acme's "Include Sales Tax" off; a caption with markup is
+                typed into initech's GL setup
     DAY2 09:00  second check: acme drifts, globex resolved
     DAY3 09:00  third check: nothing new
 
@@ -32,12 +33,15 @@ from monitor.web.serve import web_app_for
 DAY1 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 DAY3 = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
+FIXED = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # cwdrift fix --apply, for globex
 BEFORE_CHANGE = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # between the first and second check
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_EDITOR = "<b>jsmith</b>"
 HOSTILE_CAPTION = '<img src=x onerror="alert(2)">'
 SALES_TAX = "accounting.includeSalesTaxFlag"
 SALES_TAX_RULE = "include-sales-tax-is-on"
+EXPENSES_RULE = "transfer-expenses-as-bill-is-off"
+FIXER = "ops@msp.example"
 WEEK = "2026-W45"  # the week of the three days
 NOW = DAY3.replace(hour=12)  # the pages' clock: three hours after the last check
 
@@ -71,8 +75,10 @@ def build_history(config: Path, sim: RunningSimulator) -> LoadedConfig:
     """Three checks on three days, the people's changes between the first two."""
     with freeze_time(DAY1, real_asyncio=True):
         cli(config, "check")
+    with freeze_time(FIXED, real_asyncio=True):  # cwdrift fixes globex: written, re-read
+        cli(config, "fix", "--tenant", "globex", "--rule", EXPENSES_RULE, "--apply", "--yes",
+            "--by", FIXER)  # fmt: skip
     sim.state.set_accounting("acme", "includeSalesTaxFlag", False, by=HOSTILE_EDITOR)
-    sim.state.set_accounting("globex", "transferExpensesAsBillFlag", False, by="mwilson")
     sim.state.set_segment("initech", 2, caption=HOSTILE_CAPTION, by="ana")
     with freeze_time(DAY2, real_asyncio=True):
         cli(config, "check")
