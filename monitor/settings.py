@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -59,7 +60,7 @@ from monitor.alerts.config import CompanyIdentifier, NotifyConfig
 from monitor.alerts.model import TenantRef
 from monitor.alerts.routing import match_routes
 from monitor.configfile import Expander, invalid, relative_to, validation_problems
-from monitor.connectwise.site import parse_site
+from monitor.connectwise.site import is_loopback, parse_site
 from monitor.core.baseline import Baseline
 from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions, Waiver
@@ -73,7 +74,9 @@ DEFAULT_CONFIG = Path("cwdrift.yaml")
 CONFIG_ENV = "CWDRIFT_CONFIG"
 
 # Keys holding secrets: a literal value gets a warning, and each accepts a ``<key>_file`` twin.
-SECRET_KEYS = frozenset({"private_key", "fix_private_key", "password", "bot_token", "webhook_url"})
+SECRET_KEYS = frozenset(
+    {"private_key", "fix_private_key", "password", "bot_token", "webhook_url", "token"}
+)
 
 # What only a ConnectWise read uses, per tenant; with ``notify.slack``/``notify.email`` (only an
 # alert send uses them) the values a database-only command may leave unresolved.
@@ -101,6 +104,7 @@ _STAND_INS = {
     "port": "587",
 }
 
+MIN_WEB_TOKEN = 16  # characters; token_urlsafe(32) gives 43
 _TENANT_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _LINE = re.compile(r":(\d+)(?=:|$)")
 _DATABASE_BACKENDS = ("sqlite", "postgresql")
@@ -303,6 +307,92 @@ class MetricsConfig(_Strict):
     )
 
 
+class WebConfig(_Strict):
+    """The web view (``cwdrift web``, and the pages a node serves on its health port).
+
+    Safe by default: it listens on loopback; any other address needs ``token`` (given as a
+    bearer header, or once in the login form) and TLS, either here (``certfile`` and ``keyfile``)
+    or from a proxy in front (``behind_tls_proxy: true``). See :meth:`exposure_problem`.
+    """
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: SecretStr | None = Field(
+        default=None, description="The access token every page asks for (not /healthz, /metrics)."
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Where people reach the pages; alerts and reports link to them when set.",
+    )
+    certfile: str | None = None
+    keyfile: str | None = None
+    behind_tls_proxy: bool = False
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_WEB_TOKEN:
+            raise invalid(
+                f"must be at least {MIN_WEB_TOKEN} characters: a short token can be guessed",
+                "generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _page_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and is_loopback(parts.hostname or "")
+        if not (parts.scheme == "https" or loopback) or not parts.hostname:
+            raise invalid(
+                "must be an https:// URL (plain http only for a loopback host)",
+                "use the address people open, e.g. https://cwdrift.example.com/",
+            )
+        if parts.query or parts.fragment:
+            raise invalid("must not have a query or a fragment", "e.g. https://cwdrift.example/")
+        return value.rstrip("/") + "/"
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> WebConfig:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise invalid(
+                "gives only one of certfile and keyfile", "give both (PEM files), or neither"
+            )
+        exposed = self.exposure_problem(self.host)
+        if exposed is not None:
+            raise invalid(*exposed)
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.certfile is not None
+
+    @staticmethod
+    def loopback(host: str) -> bool:
+        """localhost, 127.0.0.0/8 or ::1: addresses only this machine can reach."""
+        return is_loopback(host)
+
+    def exposure_problem(self, host: str) -> tuple[str, str] | None:
+        """(problem, fix) when serving the pages on ``host`` would not be safe, else None:
+        off loopback they need the token, and TLS here or from a proxy in front."""
+        if is_loopback(host):
+            return None
+        if self.token is None:
+            return (
+                f"the pages would be open to the network on {host} without an access token",
+                "set web.token (or web.token_file), or listen on 127.0.0.1",
+            )
+        if not self.tls and not self.behind_tls_proxy:
+            return (
+                f"the token would cross the network unencrypted on {host}",
+                "set web.certfile and web.keyfile, or web.behind_tls_proxy: true when a "
+                "proxy in front terminates TLS",
+            )
+        return None
+
+
 class Config(_Strict):
     database: str = "sqlite:///cwdrift.db"
     baseline: str = "builtin"
@@ -314,6 +404,7 @@ class Config(_Strict):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     metrics: MetricsConfig = MetricsConfig()
+    web: WebConfig = WebConfig()
 
     # Rules across sections (unique tenant ids, report.channels, daemon.mode) are checked by
     # load_config on the file's data, so they are reported with their lines beside the others.

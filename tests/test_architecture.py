@@ -28,6 +28,7 @@ LEAVES = {
     "data",
     "observability",
     "printable",
+    "weblinks",
 }
 
 # Component (first name under monitor/) -> the components it may import besides the leaves.

@@ -18,7 +18,13 @@ from typing import Any
 
 from jinja2 import Environment
 
-from monitor.alerts.model import AlertEvent, EventKind, LateNote, NotificationGroup
+from monitor.alerts.model import (
+    COLLECTION_KEY,
+    AlertEvent,
+    EventKind,
+    LateNote,
+    NotificationGroup,
+)
 from monitor.data import template_environment
 
 SLACK_MAX_BLOCKS = 50  # Block Kit limit per message
@@ -144,7 +150,12 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
                 {
                     "type": "mrkdwn",
                     "text": f"Tenant `{tenant.id}` · {worst} · "
-                    f"checked {format_time(group.checked_at)}",
+                    f"checked {format_time(group.checked_at)}"
+                    + (
+                        f" · <{_slack_url(group.links.tenant(tenant.id))}|Open in cwdrift>"
+                        if group.links
+                        else ""
+                    ),
                 }
             ],
         },
@@ -164,10 +175,14 @@ def build_slack(group: NotificationGroup) -> dict[str, Any]:
     events = group.events
     room = SLACK_MAX_BLOCKS - len(blocks) - 1  # keep one for a possible "and N more"
     for event in events[:room]:
+        section = _slack_event(event)
+        link = _rule_link(group, event)
+        if link:
+            section = _clip(section, SLACK_MAX_SECTION - len(link) - 20) + f"\n<{link}|Timeline>"
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(_slack_event(event), SLACK_MAX_SECTION)},
+                "text": {"type": "mrkdwn", "text": _clip(section, SLACK_MAX_SECTION)},
             }
         )
     if len(events) > room:
@@ -206,6 +221,21 @@ def _slack_event(event: AlertEvent) -> str:
     return "\n".join(lines)
 
 
+def _rule_link(group: NotificationGroup, event: AlertEvent) -> str:
+    """The timeline of the settings a rule reads (a tenant's page for "cannot verify")."""
+    if group.links is None:
+        return ""
+    if event.alert_key == COLLECTION_KEY:
+        return _slack_url(group.links.tenant(group.tenant.id))
+    return _slack_url(group.links.rule(group.tenant.id, event.alert_key))
+
+
+def _slack_url(url: str) -> str:
+    """A URL inside ``<url|text>``: its own ``&``, ``<``, ``>`` and ``|`` cannot end the link
+    (the path segments are percent-encoded already; this covers the configured base URL)."""
+    return escape_mrkdwn(url).replace("|", "%7C")
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -232,8 +262,9 @@ def build_email(group: NotificationGroup, *, channel: str, domain: str) -> dict[
         "resolved_only": closes_only(group),
         "summary": summary(group),
         "checked_at": format_time(group.checked_at),
-        "events": [_email_event(e) for e in group.events],
+        "events": [_email_event(e, group) for e in group.events],
         "late": late_notice(group.late) if group.late is not None else None,
+        "tenant_url": group.links.tenant(group.tenant.id) if group.links else None,
     }
     # When the check saw it; a late message is dated when it goes out, so mail clients show
     # it among the newest (its body says when it was written).
@@ -249,8 +280,16 @@ def build_email(group: NotificationGroup, *, channel: str, domain: str) -> dict[
     }
 
 
-def _email_event(event: AlertEvent) -> dict[str, Any]:
+def _email_event(event: AlertEvent, group: NotificationGroup) -> dict[str, Any]:
+    links = group.links
+    if links is None:
+        url = None
+    elif event.alert_key == COLLECTION_KEY:
+        url = links.tenant(group.tenant.id)
+    else:
+        url = links.rule(group.tenant.id, event.alert_key)
     return {
+        "url": url,
         "title": title_of(event),
         "kind": event.kind.value,
         "severity": event.severity.value,

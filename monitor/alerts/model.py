@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.core.findings import Severity
+from monitor.weblinks import WebLinks, links_for
 
 COLLECTION_KEY = "collection"  # the alert key of "cannot verify tenant X"
 COLLECTION_SEVERITY = Severity.HIGH  # unverifiable is serious, but not itself proven drift
@@ -172,6 +173,7 @@ class NotificationGroup:
     checked_at: datetime
     events: tuple[AlertEvent, ...] = field(default_factory=tuple)
     late: LateNote | None = None  # set only when a failed delivery is retried
+    links: WebLinks | None = None  # to the web pages, when ``web.base_url`` is configured
 
     @property
     def severity(self) -> Severity:
@@ -185,7 +187,8 @@ class NotificationGroup:
         return replace(self, events=events)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``)."""
+        """JSON-able; the outbox keeps it so a late message can be rebuilt (never with ``late``;
+        with the links' base URL, so a rebuilt message links where the first one did)."""
         tenant: dict[str, Any] = {
             "id": self.tenant.id,
             "name": self.tenant.name,
@@ -193,11 +196,14 @@ class NotificationGroup:
         }
         if self.tenant.ticket_company is not None:
             tenant["ticket_company"] = self.tenant.ticket_company
-        return {
+        data: dict[str, Any] = {
             "tenant": tenant,
             "checked_at": self.checked_at.isoformat(),
             "events": [event.to_dict() for event in self.events],
         }
+        if self.links is not None:
+            data["web"] = self.links.base_url
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotificationGroup:
@@ -208,6 +214,7 @@ class NotificationGroup:
             ),
             checked_at=datetime.fromisoformat(data["checked_at"]),
             events=tuple(AlertEvent.from_dict(event) for event in data["events"]),
+            links=links_for(data.get("web")),
         )
 
 

@@ -26,6 +26,7 @@ from monitor.cli import (
     ops_commands,
     report_commands,
     tickets_commands,
+    web_commands,
 )
 from monitor.cli.common import EXIT_ERROR, EXIT_INTERNAL, state
 from monitor.cli.render import err
@@ -54,6 +55,7 @@ COMMAND_GROUPS: tuple[typer.Typer, ...] = (
     tickets_commands.commands,  # tickets check
     ops_commands.commands,  # db migrate, db migrate-to
     demo_commands.commands,  # simulate, demo
+    web_commands.commands,  # web
 )
 for _group in COMMAND_GROUPS:
     app.add_typer(_group)

@@ -10,7 +10,7 @@ import typer
 
 from monitor.cli import render
 from monitor.cli.common import JsonOpt, expiry, load, open_database
-from monitor.clock import ensure_utc, utcnow
+from monitor.clock import utcnow
 from monitor.core.baseline import load_baseline
 from monitor.daemon.cluster.scheduler import ClusterTuning
 from monitor.daemon.cluster.status import ClusterStatus, cluster_status
@@ -22,7 +22,7 @@ from monitor.printable import printable
 from monitor.store.daemon_tables import daemon_status
 from monitor.store.history import open_findings, tenant_summaries
 from monitor.store.outbox import channel_status
-from monitor.store.silences import add_silence, expire_silence, list_silences
+from monitor.store.silences import add_silence, expire_silence, list_silences, silence_dict
 
 commands = typer.Typer()
 silence_app = typer.Typer(help="Silence alerts for a while, with a reason.", no_args_is_help=True)
@@ -99,7 +99,7 @@ def status(as_json: JsonOpt = False) -> None:
             if resolve_mode(loaded.config) == "cluster"
             else None
         )
-        silence_rows = [_silence_dict(s) for s in silences]
+        silence_rows = [silence_dict(s) for s in silences]
     open_by_tenant: dict[str, list[dict[str, Any]]] = {}
     for finding in findings:
         open_by_tenant.setdefault(finding.tenant_id, []).append(
@@ -140,19 +140,7 @@ def status(as_json: JsonOpt = False) -> None:
         },
         "cluster": cluster,
         "tenants": tenants,
-        "channels": [
-            {
-                "channel": c.channel,
-                "kind": c.kind,
-                "last_success": _iso(c.last_success_at),
-                "last_error": c.last_error,
-                "permanent_failure": c.permanent_failure,
-                "pending": c.pending,
-                "failed": c.failed,
-                "rejected": c.rejected,
-            }
-            for c in channels
-        ],
+        "channels": [c.to_dict() for c in channels],
         "silences": silence_rows,
     }
     if as_json:
@@ -264,18 +252,6 @@ def _silence_line(silence: dict[str, Any]) -> str:
     )
 
 
-def _silence_dict(row: Any) -> dict[str, Any]:
-    """The shape of a silence in ``status --json``, ``silence list --json`` and ``add --json``."""
-    return {
-        "id": row.id,
-        "tenant": row.tenant,
-        "rule": row.rule,
-        "reason": row.reason,
-        "author": row.author,
-        "expires": _iso(ensure_utc(row.expires)),
-    }
-
-
 @silence_app.command("add")
 def silence_add(
     reason: Annotated[str, typer.Option(help="Why (shown in status and reports).")],
@@ -310,7 +286,7 @@ def silence_add(
             expires=expiry(expires, now),
             now=now,
         )
-        data = _silence_dict(row)
+        data = silence_dict(row)
     if as_json:
         render.print_json({"silence": data})
     else:
@@ -330,7 +306,7 @@ def silence_list(
     db = open_database(loaded)
     with db.session() as session:
         rows = [
-            _silence_dict(r)
+            silence_dict(r)
             for r in list_silences(session, now=utcnow(), include_expired=include_expired)
         ]
     if as_json:
@@ -354,7 +330,7 @@ def silence_expire(
     loaded = load(connectwise=False)  # reads the database only
     db = open_database(loaded)
     with db.session() as session:
-        data = _silence_dict(expire_silence(session, silence_id, now=utcnow()))
+        data = silence_dict(expire_silence(session, silence_id, now=utcnow()))
     if as_json:
         render.print_json({"silence": data})
     else:

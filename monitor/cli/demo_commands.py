@@ -28,7 +28,7 @@ from monitor.cli import render
 from monitor.clock import utcnow
 from monitor.data import bundled_file
 from monitor.errors import CwdriftError
-from monitor.settings import load_config
+from monitor.settings import WebConfig, load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator, serve_asgi, serve_forever
 from monitor.simulator.slack import SlackSink, create_slack_app
@@ -173,7 +173,19 @@ def run_demo(workdir: Path, run: RunCommand) -> list[str]:
         "above need the simulator: start it again in another shell with "
         f"{cwdrift_executable()} simulate --scenario demo --port {port}"
     )
+    render.out.print()
+    render.out.print("The web view of the demo's database (fleet, tenants, timelines, alerts):")
+    render.out.print(f"  {typed(config_file, dashboard_command())}", soft_wrap=True)
+    detail(f"then open {DASHBOARD_URL} in a browser (Ctrl-C stops it)")
     return problems
+
+
+DASHBOARD_URL = f"http://{WebConfig().host}:{WebConfig().port}/"  # web:'s defaults
+
+
+def dashboard_command() -> list[str]:
+    """What serves the web view over the demo's database (the demo does not start it)."""
+    return ["web"]
 
 
 def follow_ups() -> list[list[str]]:

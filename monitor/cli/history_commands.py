@@ -31,7 +31,6 @@ from monitor.printable import printable
 from monitor.reports.render import csv_cell
 from monitor.store.database import Database
 from monitor.store.history import (
-    FindingAt,
     change_batches,
     changes,
     count_changes,
@@ -177,7 +176,7 @@ def show(
         every_key = {k for keys_read in read.values() for k in keys_read}
         shown = set(settings) | {k for k in every_key if section_of(k) in unknown}
         findings = {r: f for r, f in findings.items() if shown & set(read.get(r, ()))}
-    finding_rows = {rule_id: _finding_dict(info) for rule_id, info in findings.items()}
+    finding_rows = {rule_id: info.to_dict() for rule_id, info in findings.items()}
     if as_json:
         render.print_json(
             {
@@ -273,17 +272,6 @@ def _print_show(
         render.out.print(table)
 
 
-def _finding_dict(info: FindingAt) -> dict[str, Any]:
-    return {
-        "status": info.status.value,
-        "severity": info.severity.value,
-        "label": info.label,
-        "expected": info.expected,
-        "actual": info.actual,
-        "at": info.at,
-    }
-
-
 @commands.command()
 def timeline(
     tenant: TenantOpt,
@@ -303,19 +291,7 @@ def timeline(
     with db.session() as session:
         key = _one_setting(matching_settings(session, tenant, setting), tenant, setting)
         periods = setting_timeline(session, tenant, key)
-    rows = [
-        {
-            "start": p.start.isoformat(),
-            "end": p.end.isoformat() if p.end else None,
-            "value": p.value,
-            "present": p.present,
-            "unknown": p.unknown,
-            "label": p.label,
-            "changed_by": p.changed_by,
-            "changed_at": p.changed_at,
-        }
-        for p in periods
-    ]
+    rows = [p.to_dict() for p in periods]
     if as_json:
         render.print_json({"tenant": tenant, "setting": key, "periods": rows})
         return

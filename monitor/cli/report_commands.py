@@ -61,10 +61,10 @@ def report(
 
     Example: cwdrift report --last-week --format html --out report.html
     """
-    from monitor.jobs.report import weekly_report
     from monitor.jobs.runtime import select_tenants
     from monitor.reports.period import custom, iso_week, last_full_week, up_to, week_to_date, zone
     from monitor.reports.render import FORMATS, render
+    from monitor.store.report_reads import weekly_report
 
     chosen = choice(fmt, FORMATS, "--format")
     if chosen == "pdf":

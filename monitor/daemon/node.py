@@ -6,7 +6,8 @@ tests and benchmarks recover a killed node in seconds.
 
 With ``daemon.health_port`` set, the node serves the web app (:mod:`monitor.web`) in its own
 event loop: ``/healthz`` from its scheduler, database, baseline and templates; ``/readyz`` also
-from what its checks did (:class:`~monitor.observability.CheckWatch`); ``/metrics``.
+from what its checks did (:class:`~monitor.observability.CheckWatch`); ``/metrics``; and the
+pages (fleet, tenants, timelines, alerts, reports) under the rules of ``web:``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from monitor.clock import utcnow
 from monitor.connectwise.session import SharedHttp
@@ -46,7 +50,7 @@ from monitor.observability import (
 )
 from monitor.settings import LoadedConfig, TenantConfig
 from monitor.store import Database
-from monitor.web.app import RunningServer, create_app, start_server
+from monitor.web.app import RunningServer, TLSFiles, create_app, start_server
 from monitor.web.health import (
     Health,
     Probe,
@@ -55,6 +59,7 @@ from monitor.web.health import (
     health_routes,
     templates_probe,
 )
+from monitor.web.serve import tls_for, web_app_for
 
 log = logging.getLogger("cwdrift.node")
 
@@ -231,6 +236,24 @@ def node_health(
     return Health(liveness, watching=watching)
 
 
+def node_app(
+    daemon: Daemon,
+    loaded: LoadedConfig,
+    db: Database,
+    host: str,
+    health: list[BaseRoute],
+) -> tuple[Starlette, TLSFiles | None]:
+    """The web pages (over the daemon's config in force) and ``health`` on one app; health
+    alone, with a warning naming the fix, where ``web:`` does not make the pages safe to
+    serve on ``host`` (a container binds 0.0.0.0 for its probes: those must keep working)."""
+    try:
+        app = web_app_for(lambda: daemon.in_force or loaded, db, host, health)
+    except ConfigError as exc:
+        log.warning("web pages not served on %s: %s (fix: %s)", host, exc.problem, exc.fix)
+        return create_app(health), None
+    return app, tls_for(loaded)
+
+
 async def serve(
     loaded: LoadedConfig,
     *,
@@ -260,12 +283,9 @@ async def serve(
                 ping=probe_db.ping,
                 watch=watch,
             )
-            server = await start_server(
-                create_app(health_routes(health)),
-                health_host or config.daemon.health_host,
-                port,
-                setting="daemon.health_port",
-            )
+            host = health_host or config.daemon.health_host
+            app, tls = node_app(daemon, loaded, probe_db, host, health_routes(health))
+            server = await start_server(app, host, port, setting="daemon.health_port", tls=tls)
         await daemon.run()
     finally:
         await http.aclose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from monitor.store.runs import latest_snapshot, record_run, stored_tenant
 from monitor.store.silences import active_silences
 from monitor.store.tickets import load_incidents, save_incidents
 from monitor.store.waivers import effective_waivers
+from monitor.weblinks import WebLinks, links_for
 
 log = logging.getLogger("cwdrift.jobs")
 
@@ -160,6 +161,7 @@ def _record(
             now=now,
             policy=rt.config.notify,
             fixes=fixes,
+            links=links_for(rt.config.web.base_url),
         )
     return TenantResult(
         tenant_id=tenant.id,
@@ -220,12 +222,14 @@ def queue_alerts(
     now: datetime,
     policy: NotifyConfig,
     fixes: Mapping[str, FixNote] | None = None,
+    links: WebLinks | None = None,
 ) -> list[OutboxMessage]:
     """Advance the tenant's alerts and queue one outbox row per channel that must hear of it.
 
     Does not commit: the caller's transaction holds the check, the states and the messages, so
     a crash can delay a message, never lose it or send it for a check that was not recorded.
     Only states that moved are written, and a check that notifies nobody writes nothing.
+    ``links``: the messages link to the web pages (``web.base_url``).
     """
     stored = {state.alert_key: state for state in load_states(session, tenant.id)}
 
@@ -246,6 +250,8 @@ def queue_alerts(
     planned = plan(())
     if planned.consulted_silences:  # most checks never ask, and then need not read them
         planned = plan(active_silences(session, tenant_id=tenant.id, now=now))
+    if links is not None and planned.group is not None:
+        planned = replace(planned, group=replace(planned.group, links=links))
     # Ticket channels keep incidents: read them only when one is configured.
     incidents = load_incidents(session, tenant.id) if policy.connectwise_ticket else []
     outgoing = notifications(planned, policy, incidents, tenant=tenant, now=now)

@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
 
 from monitor.alerts.channels import channel_configs
-from monitor.alerts.config import Silence
 from monitor.alerts.notify import QueuedMessage
 from monitor.errors import ConfigError
 from monitor.jobs.deliver import dispatch
 from monitor.jobs.runtime import Runtime
-from monitor.reports.build import ReportTenant, build_weekly
 from monitor.reports.messages import build_report_email, build_report_slack, subject
 from monitor.reports.model import WeeklyReport
 from monitor.reports.period import last_full_week, report_due, zone
 from monitor.settings import Config
 from monitor.store.alert_tables import OutboxMessage
 from monitor.store.outbox import FLEET, queue_messages, report_queued
-from monitor.store.report_reads import read_report_inputs
+from monitor.store.report_reads import weekly_report
+from monitor.weblinks import links_for
 
 log = logging.getLogger("cwdrift.reports")
 
@@ -81,31 +79,6 @@ def last_week_report(session: Session, config: Config, now: datetime) -> WeeklyR
     )
 
 
-def weekly_report(
-    session: Session,
-    *,
-    since: datetime,
-    until: datetime,
-    tenants: Sequence[ReportTenant],
-    now: datetime,
-    label: str | None = None,
-    timezone: str = "UTC",
-    config_silences: Sequence[Silence] = (),
-) -> WeeklyReport:
-    """Read what the report needs from the store, then build it (see ``reports.build``)."""
-    inputs = read_report_inputs(session, [t.id for t in tenants], since=since, until=until)
-    return build_weekly(
-        inputs,
-        since=since,
-        until=until,
-        tenants=tenants,
-        now=now,
-        label=label,
-        timezone=timezone,
-        config_silences=config_silences,
-    )
-
-
 def enqueue_report(
     session: Session, config: Config, report: WeeklyReport, now: datetime
 ) -> list[OutboxMessage]:
@@ -119,6 +92,7 @@ def enqueue_report(
             fix=f"use names defined under notify.slack/notify.email: {sorted(configs)}",
         )
     title = subject(report)
+    links = links_for(config.web.base_url)
     messages = []
     for channel in config.report.channels:
         kind, channel_config = configs[channel]
@@ -127,8 +101,8 @@ def enqueue_report(
             continue
         if kind == "email":
             domain = channel_config.sender.rsplit("@", 1)[-1].strip("> ") or "cwdrift.invalid"
-            payload = build_report_email(report, channel=channel, domain=domain)
+            payload = build_report_email(report, channel=channel, domain=domain, links=links)
         else:
-            payload = build_report_slack(report)
+            payload = build_report_slack(report, links=links)
         messages.append(QueuedMessage(channel, kind, title, payload))
     return queue_messages(session, FLEET, messages, now)

@@ -13,7 +13,8 @@ from typing import Any
 from monitor.alerts.messages import escape_mrkdwn
 from monitor.reports.model import WeeklyReport, format_duration, format_time
 from monitor.reports.period import ISO_WEEK, TO_DATE
-from monitor.reports.render import render_html, render_text, show
+from monitor.reports.render import render_html, render_text, report_week, show
+from monitor.weblinks import WebLinks
 
 SLACK_WORST = 5  # items per list in the Slack summary; the email has everything
 
@@ -24,20 +25,25 @@ def subject(report: WeeklyReport) -> str:
     return f"[cwdrift] weekly report {report.label}: {report.fleet.text}{critical}"
 
 
-def build_report_email(report: WeeklyReport, *, channel: str, domain: str) -> dict[str, Any]:
-    """Subject, text and HTML, and ids that thread every weekly report together."""
+def build_report_email(
+    report: WeeklyReport, *, channel: str, domain: str, links: WebLinks | None = None
+) -> dict[str, Any]:
+    """Subject, text and HTML, and ids that thread every weekly report together; with
+    ``links`` (``web.base_url``), tenants, rules and settings link to the web pages."""
     week = report.label.replace(" ", "_")
     return {
         "subject": subject(report),
         "message_id": f"<cwdrift.report.{week}.{channel}@{domain}>",
         "thread_id": f"<cwdrift.report@{domain}>",
         "date": format_datetime(report.generated_at, usegmt=True),
-        "text": render_text(report),
-        "html": render_html(report),
+        "text": render_text(report, links=links),
+        "html": render_html(report, links=links),
     }
 
 
-def build_report_slack(report: WeeklyReport, *, worst: int = SLACK_WORST) -> dict[str, Any]:
+def build_report_slack(
+    report: WeeklyReport, *, worst: int = SLACK_WORST, links: WebLinks | None = None
+) -> dict[str, Any]:
     """Block Kit: the score and counts, then the worst open violations and unchecked tenants."""
     e = escape_mrkdwn
     counts = (
@@ -96,11 +102,19 @@ def build_report_slack(report: WeeklyReport, *, worst: int = SLACK_WORST) -> dic
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"Full report: `{report_command(report)}`"}],
+            "elements": [{"type": "mrkdwn", "text": _full_report(report, links)}],
         }
     )
     text = f"cwdrift weekly report {report.label}: fleet compliance {report.fleet.text}"
     return {"text": text, "blocks": blocks}
+
+
+def _full_report(report: WeeklyReport, links: WebLinks | None) -> str:
+    command = f"Full report: `{report_command(report)}`"
+    if links is None:
+        return command
+    url = escape_mrkdwn(links.report(report_week(report))).replace("|", "%7C")
+    return f"{command} or <{url}|on the web>"
 
 
 def report_command(report: WeeklyReport) -> str:

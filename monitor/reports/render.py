@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +19,8 @@ from jinja2 import Environment
 
 from monitor.data import template_environment
 from monitor.reports.model import WeeklyReport, format_duration, format_time
+from monitor.reports.period import ISO_WEEK, TO_DATE
+from monitor.weblinks import WebLinks
 
 if TYPE_CHECKING:
     from weasyprint.document import Document
@@ -106,13 +108,29 @@ def render_json(report: WeeklyReport) -> str:
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_text(report: WeeklyReport) -> str:
-    return environment().get_template("report/weekly.txt.j2").render(report=report)
+def render_text(report: WeeklyReport, *, links: WebLinks | None = None) -> str:
+    """The plain-text report; with ``links``, it names its web page."""
+    url = links.report(report_week(report)) if links else None
+    return environment().get_template("report/weekly.txt.j2").render(report=report, web_url=url)
 
 
-def render_html(report: WeeklyReport, *, for_print: bool = False) -> str:
+def report_week(report: WeeklyReport) -> str | None:
+    """The ISO week the report covers (None for a custom range): what its web page takes."""
+    week = report.label.removesuffix(TO_DATE)
+    return week if ISO_WEEK.match(week) else None
+
+
+def render_html(
+    report: WeeklyReport,
+    *,
+    for_print: bool = False,
+    links: WebLinks | None = None,
+    nav: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The e-mail's HTML. ``links``: tenants, rules and settings link to the web pages
+    (``web.base_url``); ``nav``: (text, href) shown above it, on the web page only."""
     template = environment().get_template("report/weekly.html.j2")
-    return template.render(report=report, for_print=for_print)
+    return template.render(report=report, for_print=for_print, links=links, nav=list(nav))
 
 
 def render_pdf(report: WeeklyReport) -> bytes:

@@ -16,6 +16,8 @@ one line here.
 
 from types import ModuleType
 
+from sqlmodel import Session
+
 from monitor.store import (
     alert_tables,
     cluster_tables,
@@ -37,4 +39,6 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     ticket_tables,  # ticket_incident
 )
 
-__all__ = ["TABLE_MODULES", "Database"]
+# Session is the type of what Database.session() yields: readers outside the store (the web
+# pages) take one without importing the ORM themselves.
+__all__ = ["TABLE_MODULES", "Database", "Session"]

@@ -21,7 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from monitor.clock import ensure_utc
 from monitor.core.findings import Severity, Status
 from monitor.core.snapshot import Snapshot, Value
-from monitor.store.codec import decode_keys, decode_snapshot, decode_value
+from monitor.store.codec import decode_keys, decode_setting, decode_snapshot, decode_value
 from monitor.store.fixes import FixMark, fix_marks
 from monitor.store.runs import Outcome
 from monitor.store.tables import (
@@ -74,6 +74,18 @@ class FindingAt:
     actual: str | None
     at: datetime  # when it entered this status
 
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of a finding in ``show --json`` (``at`` as ``str(datetime)``, as it has
+        always been printed there)."""
+        return {
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "label": self.label,
+            "expected": self.expected,
+            "actual": self.actual,
+            "at": str(self.at),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class FindingStateRow:
@@ -117,6 +129,19 @@ class Period:
     changed_by: str | None
     changed_at: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of a period in ``timeline --json``."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "value": self.value,
+            "present": self.present,
+            "unknown": self.unknown,
+            "label": self.label,
+            "changed_by": self.changed_by,
+            "changed_at": self.changed_at,
+        }
+
 
 def changes(
     session: Session,
@@ -138,6 +163,17 @@ def changes(
     query = query.order_by(col(t.observed_at), col(t.id))
     if limit is not None:
         query = query.limit(limit)
+    return _marked(session, tenant_id, [_change_row(row) for row in session.exec(query)])
+
+
+def recent_changes(
+    session: Session, tenant_id: str, *, until: datetime | None = None, limit: int = 20
+) -> list[ChangeRow]:
+    """The tenant's newest ``limit`` setting changes observed at or before ``until``, newest
+    first (one indexed read backwards)."""
+    t = SettingChangeTable
+    query = _changes_query(tenant_id, until=until)
+    query = query.order_by(col(t.observed_at).desc(), col(t.id).desc()).limit(limit)
     return _marked(session, tenant_id, [_change_row(row) for row in session.exec(query)])
 
 
@@ -340,12 +376,17 @@ def keys_by_rule(session: Session, tenant_id: str) -> dict[str, tuple[str, ...]]
     return {rule_id: decode_keys(keys) for rule_id, keys in rows}
 
 
-def open_findings(session: Session, tenant_id: str | None = None) -> list[FindingStateRow]:
-    """Failing findings (any severity), oldest failure first; or all tenants."""
+def open_findings(
+    session: Session, tenant_id: str | None = None, *, tenant_ids: Sequence[str] | None = None
+) -> list[FindingStateRow]:
+    """Failing findings (any severity), oldest failure first; of one tenant, of
+    ``tenant_ids``, or of all tenants."""
     s = FindingStateTable
     query = select(s).where(s.status == Status.FAIL.value)
     if tenant_id is not None:
         query = query.where(s.tenant_id == tenant_id)
+    if tenant_ids is not None:
+        query = query.where(col(s.tenant_id).in_(list(tenant_ids)))
     query = query.order_by(col(s.tenant_id), col(s.first_failed_at), col(s.rule_id))
     return [
         FindingStateRow(
@@ -539,11 +580,9 @@ def timeline(session: Session, tenant_id: str, setting_key: str) -> list[Period]
         .order_by(col(SnapshotTable.observed_at), col(SnapshotTable.id))
     )
     for observed_at, body in snapshots:
-        snapshot = decode_snapshot(body)
-        setting = snapshot.get(setting_key)
+        setting, unknown = decode_setting(body, setting_key)
         if setting is None and not periods:
             continue  # not yet observed
-        unknown = None if setting is not None else snapshot.unknown_reason(setting_key)
         value = setting.value if setting is not None else None
         if periods:
             last = periods[-1]
@@ -599,6 +638,7 @@ __all__ = [
     "matching_settings",
     "open_findings",
     "prune_checks",
+    "recent_changes",
     "snapshot_at",
     "snapshots_in_force",
     "tenant_summaries",

@@ -125,6 +125,19 @@ class ChannelHealth:
     failed: int = 0  # failed for good, retried once the channel works again
     rejected: int = 0  # refused again after the channel had worked
 
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of a channel in ``status --json``."""
+        return {
+            "channel": self.channel,
+            "kind": self.kind,
+            "last_success": _iso(self.last_success_at),
+            "last_error": self.last_error,
+            "permanent_failure": self.permanent_failure,
+            "pending": self.pending,
+            "failed": self.failed,
+            "rejected": self.rejected,
+        }
+
 
 # -- alert state --------------------------------------------------------------------------------
 
@@ -206,6 +219,10 @@ def _to_state(row: Row[Any]) -> AlertState:
         consecutive_failures=row.consecutive_failures,
         channels=tuple(json.loads(row.channels)),
     )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from monitor.alerts.config import Silence
 from monitor.clock import ensure_utc
+from monitor.reports.build import ReportTenant, build_weekly
 from monitor.reports.inputs import (
     FailedRun,
     ObservedChange,
@@ -23,6 +24,7 @@ from monitor.reports.inputs import (
     Transition,
     WaiverInput,
 )
+from monitor.reports.model import WeeklyReport
 from monitor.store.codec import decode_keys, decode_value
 from monitor.store.fixes import verified_fixes
 from monitor.store.runs import Outcome
@@ -34,6 +36,31 @@ from monitor.store.tables import (
     SettingChangeTable,
 )
 from monitor.store.waivers import database_waivers
+
+
+def weekly_report(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    tenants: Sequence[ReportTenant],
+    now: datetime,
+    label: str | None = None,
+    timezone: str = "UTC",
+    config_silences: Sequence[Silence] = (),
+) -> WeeklyReport:
+    """Read what the report needs from the store, then build it (see ``reports.build``)."""
+    inputs = read_report_inputs(session, [t.id for t in tenants], since=since, until=until)
+    return build_weekly(
+        inputs,
+        since=since,
+        until=until,
+        tenants=tenants,
+        now=now,
+        label=label,
+        timezone=timezone,
+        config_silences=config_silences,
+    )
 
 
 def read_report_inputs(

@@ -7,6 +7,7 @@ mutes notifications: alert state keeps moving underneath it (see :mod:`monitor.a
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, or_
@@ -90,6 +91,19 @@ def expire_silence(session: Session, silence_id: int, *, now: datetime) -> Silen
         session.add(row)
         session.flush()
     return row
+
+
+def silence_dict(row: SilenceRow | Silence) -> dict[str, Any]:
+    """The shape of a silence in ``status --json`` and ``silence list|add|expire --json``;
+    a config file's silence (``notify.silences``) has no id."""
+    return {
+        "id": row.id if isinstance(row, SilenceRow) else None,
+        "tenant": row.tenant,
+        "rule": row.rule,
+        "reason": row.reason,
+        "author": row.author,
+        "expires": ensure_utc(row.expires).isoformat(),
+    }
 
 
 def active_silences(session: Session, *, tenant_id: str, now: datetime) -> list[Silence]:

@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterable, Iterator
+import ssl
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
@@ -29,15 +32,20 @@ log = logging.getLogger("cwdrift.web")
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
-def create_app(*route_groups: Iterable[BaseRoute]) -> Starlette:
-    """The app serving every group's routes; any other path is a short 404 naming what exists."""
+def create_app(
+    *route_groups: Iterable[BaseRoute], middleware: Sequence[Middleware] = ()
+) -> Starlette:
+    """The app serving every group's routes; any other path is a short 404 naming what exists.
+    ``middleware`` wraps them all (the pages' :class:`~monitor.web.security.Guard`)."""
     routes = [route for group in route_groups for route in group]
     paths = sorted({path for route in routes if (path := getattr(route, "path", None))})
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return PlainTextResponse(f"not found: try {', '.join(paths)}\n", status_code=404)
 
-    return Starlette(routes=routes, exception_handlers={404: not_found})
+    return Starlette(
+        routes=routes, exception_handlers={404: not_found}, middleware=list(middleware)
+    )
 
 
 class _Server(uvicorn.Server):
@@ -77,11 +85,12 @@ class RunningServer:
     port: int
     _server: _Server
     _task: asyncio.Task[None]
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def close(self) -> None:
         self._server.stop()
@@ -108,10 +117,40 @@ def bind(host: str, port: int, *, setting: str = "port") -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A PEM certificate (chain) and its private key: the server speaks https."""
+
+    certfile: Path
+    keyfile: Path
+
+    def check(self) -> None:
+        """Load them once up front: a wrong path or a key that does not match is one clear
+        ConfigError before anything listens (uvicorn would fail inside its task)."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.certfile, self.keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ConfigError(
+                f"cannot use the TLS certificate {self.certfile} with key {self.keyfile}: {reason}",
+                location="web.certfile",
+                fix="give PEM files cwdrift may read, the key matching the certificate",
+            ) from None
+
+
 async def start_server(
-    app: Starlette, host: str, port: int, *, setting: str = "port"
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    setting: str = "port",
+    tls: TLSFiles | None = None,
 ) -> RunningServer:
-    """Serve ``app`` on ``host:port`` in the running event loop; returns once it listens."""
+    """Serve ``app`` on ``host:port`` in the running event loop; returns once it listens.
+    With ``tls``, over https."""
+    if tls is not None:
+        tls.check()
     sock = bind(host, port, setting=setting)
     bound_port = int(sock.getsockname()[1])
     config = uvicorn.Config(
@@ -120,6 +159,8 @@ async def start_server(
         lifespan="off",
         access_log=False,  # probes and scrapes every few seconds would drown the log
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ssl_certfile=str(tls.certfile) if tls else None,
+        ssl_keyfile=str(tls.keyfile) if tls else None,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"web-{host}:{bound_port}")
@@ -130,6 +171,8 @@ async def start_server(
         sock.close()
         await task  # re-raises why it could not start
         raise RuntimeError(f"the web server on {host}:{bound_port} stopped while starting")
-    running = RunningServer(host=host, port=bound_port, _server=server, _task=task)
+    running = RunningServer(
+        host=host, port=bound_port, _server=server, _task=task, scheme="https" if tls else "http"
+    )
     log.info("listening on %s", running.url)
     return running

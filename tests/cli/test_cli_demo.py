@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -74,3 +77,35 @@ def test_printed_follow_ups_run_verbatim_in_a_fresh_shell(demo_output: str, tmp_
         )
         assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
         assert "warning" not in done.stderr, done.stderr
+
+
+def test_the_printed_web_command_serves_the_demo_fleet(demo_output: str, tmp_path: Path) -> None:
+    """The demo ends with the command that serves its database; run as printed (on a free
+    port, so that a busy 8080 cannot fail it), it answers with the fleet, and stops on SIGTERM."""
+    lines = demo_output.splitlines()
+    assert lines[-2].strip().endswith(" web") and "http://127.0.0.1:8080/" in lines[-1]
+    printed = lines[-2].strip()
+    fresh = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", f"exec {printed} --port 0"],
+        env=fresh,
+        cwd=Path.cwd(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "the web command printed no address within 60 s"
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/", first)
+        assert found, first
+        fleet = httpx.get(found[1] + "/", timeout=30)
+        assert fleet.status_code == 200
+        for text in ("Fleet", "Acme Corporation", "Umbrella Corporation", "cannot verify"):
+            assert text in fleet.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    assert code == 0, process.stderr.read() if process.stderr else ""

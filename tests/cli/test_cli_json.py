@@ -54,6 +54,7 @@ NO_JSON = {
     "report": "--format json",
     "export": "--format json",
     "db migrate-to": "prints the tables as it copies them",
+    "web": "serves the web view until interrupted (each page has ?format=json)",
 }
 
 

@@ -84,7 +84,7 @@ def test_compose_config_passes_the_real_validators(node: str) -> None:
 
 
 def test_production_example_passes_the_real_validators(tmp_path: Path) -> None:
-    for name in ("acme-cw-private-key", "globex-cw-private-key", "smtp-password"):
+    for name in ("acme-cw-private-key", "globex-cw-private-key", "smtp-password", "web-token"):
         (tmp_path / name).write_text(f"secret-{name}\n", encoding="utf-8")
     (tmp_path / "slack-webhook-url").write_text(
         "https://hooks.slack.com/services/T0/B0/x\n", encoding="utf-8"
@@ -103,6 +103,9 @@ def test_production_example_passes_the_real_validators(tmp_path: Path) -> None:
         "secret-acme-cw-private-key"
     )
     assert len(load_baseline(loaded.baseline_path).rules) > 0
+    web = loaded.config.web
+    assert web.token is not None and web.token.get_secret_value() == "secret-web-token"
+    assert web.exposure_problem(loaded.config.daemon.health_host) is None  # pages are served
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -177,7 +180,7 @@ def test_systemd_unit_starts_without_the_channels_a_site_does_not_use() -> None:
 
 
 def test_a_blank_channel_credential_is_refused_naming_the_field(tmp_path: Path) -> None:
-    for name in ("acme-cw-private-key", "globex-cw-private-key", "smtp-password"):
+    for name in ("acme-cw-private-key", "globex-cw-private-key", "smtp-password", "web-token"):
         (tmp_path / name).write_text(f"secret-{name}\n", encoding="utf-8")
     (tmp_path / "slack-webhook-url").write_text("\n", encoding="utf-8")  # systemd's default
     env = {

@@ -47,9 +47,9 @@ def test_pyproject_lists_every_package_on_disk() -> None:
     }
     for package, folder in DATA_FOLDERS.items():
         on_disk.add(package)
-        for sub in (REPO / folder).iterdir():
-            if sub.is_dir() and sub.name != "__pycache__":
-                on_disk.add(f"{package}.{sub.name}")
+        for sub in (REPO / folder).rglob("*"):
+            if sub.is_dir() and "__pycache__" not in sub.parts:
+                on_disk.add(".".join([package, *sub.relative_to(REPO / folder).parts]))
     assert listed == on_disk
 
 
@@ -92,7 +92,8 @@ def test_the_wheel_carries_the_baseline_every_template_and_every_scenario(wheel:
     }
     wanted |= {
         f"monitor/data/templates/{p.relative_to(REPO / 'templates')}"
-        for p in (REPO / "templates").rglob("*.j2")
+        for p in (REPO / "templates").rglob("*")
+        if p.suffix in (".j2", ".css", ".js", ".svg")
     }
     wanted.add("monitor/store/migrations/script.py.mako")
     assert wanted <= names, sorted(wanted - names)

@@ -26,13 +26,13 @@ from freezegun import freeze_time
 from monitor.core.findings import Severity, Status
 from monitor.data import bundled_file
 from monitor.jobs.check import TenantResult, check_many
-from monitor.jobs.report import weekly_report
 from monitor.jobs.runtime import Runtime
 from monitor.reports.model import WeeklyReport
 from monitor.settings import LoadedConfig, load_config
 from monitor.simulator.scenario import load_scenario
 from monitor.simulator.server import running_simulator
 from monitor.store.database import Database
+from monitor.store.report_reads import weekly_report
 from monitor.store.silences import add_silence
 from monitor.store.waivers import add_waiver
 

@@ -10,10 +10,10 @@ import pytest
 from html_tables import parse_tables
 from report_history import GENERATED, SINCE, UNTIL, History, weekly
 
-from monitor.jobs.report import weekly_report
 from monitor.reports.messages import build_report_slack
 from monitor.reports.render import render_csv, render_html, render_json, render_text
 from monitor.store.database import Database
+from monitor.store.report_reads import weekly_report
 
 GLOBEX_FLAG = "accounting.transferExpensesAsBillFlag"
 ACME_TAX = "accounting.includeSalesTaxFlag"

@@ -25,7 +25,6 @@ from monitor.data import bundled_file
 from monitor.errors import ConfigError
 from monitor.jobs.check import TenantResult, check_many
 from monitor.jobs.deliver import dispatch
-from monitor.jobs.report import weekly_report
 from monitor.jobs.runtime import Runtime
 from monitor.settings import load_config
 from monitor.simulator.scenario import load_scenario
@@ -33,6 +32,7 @@ from monitor.simulator.server import running_simulator, serve_asgi
 from monitor.simulator.slack import SlackSink, create_slack_app
 from monitor.store.database import Database
 from monitor.store.history import snapshot_at
+from monitor.store.report_reads import weekly_report
 from monitor.store.waivers import (
     add_waiver,
     effective_waivers,
