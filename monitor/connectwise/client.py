@@ -368,16 +368,20 @@ class ConnectWiseClient:
     ) -> _Reply:
         """The first (or only) page of ``path``, or a write's answer; a 404 on a cached codebase
         looks it up again. (A 404 means nothing was processed, so a write may be sent again.)"""
+        # As sent: reads run concurrently, and another may look the codebase up meanwhile.
+        base, from_cache = self.base_url, self._base_from_cache
         try:
             reply = await self._send(self._url(path), call, params=params, content=content)
         except NotFound:
-            if not self._base_from_cache:
+            if not from_cache:
                 raise
-            stale = self.base_url
-            await self._discover(fresh=True)
-            if self.base_url == stale:
-                raise
-            log.info("company %s: codebase moved; API base now %s", self.company_id, self.base_url)
+            if self.base_url == base:  # no other read has looked it up again yet
+                await self._discover(fresh=True)
+                if self.base_url == base:
+                    raise
+                log.info(
+                    "company %s: codebase moved; API base now %s", self.company_id, self.base_url
+                )
             reply = await self._send(self._url(path), call, params=params, content=content)
         self._answered(reply)
         return reply

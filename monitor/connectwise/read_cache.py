@@ -101,8 +101,9 @@ class Persistence(Protocol):
         """Every entry not expired at ``now`` (streamed: the caller keeps only what it needs)."""
         ...
 
-    def apply(self, put: Sequence[Entry], drop: Sequence[tuple[str, str]]) -> None:
-        """Upsert ``put`` and delete ``drop`` (tenant, kind) pairs, in one transaction."""
+    def apply(self, put: Sequence[Entry], drop: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Upsert ``put``, delete ``drop`` (tenant, kind) pairs and every entry expired at
+        ``now``, in one transaction."""
         ...
 
 
@@ -180,7 +181,7 @@ class ReadCache:
         put, drop = list(self._put.values()), sorted(self._drop)
         self._put, self._drop = {}, set()
         try:
-            await asyncio.to_thread(self._persistence.apply, put, drop)
+            await asyncio.to_thread(self._persistence.apply, put, drop, self._clock())
         except StoreError as exc:
             # A later process reads ConnectWise again, or catches a stale entry by its rules.
             log.warning("read cache: could not store %d entries: %s", len(put) + len(drop), exc)

@@ -61,7 +61,7 @@ class Runtime:
                 concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute
             ),
             http=http or SharedHttp(),
-            read_cache=ReadCache(StoredReads(db)),
+            read_cache=ReadCache(StoredReads(db), clock=clock),
             clock=clock,
         )
 

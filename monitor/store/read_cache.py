@@ -15,7 +15,6 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from monitor.clock import utcnow
 from monitor.store.database import Database
 from monitor.store.read_cache_tables import ReadCacheRow
 
@@ -64,8 +63,11 @@ class StoredReads:
             for tenant, kind, payload, version, expires_at in result:
                 yield StoredRead(tenant, kind, payload, version, expires_at)
 
-    def apply(self, put: Sequence[EntryLike], drop: Sequence[tuple[str, str]]) -> None:
-        """Upsert ``put``, delete ``drop`` and every expired row, in one transaction."""
+    def apply(
+        self, put: Sequence[EntryLike], drop: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        """Upsert ``put``, delete ``drop`` and every row expired at ``now``, in one transaction
+        (a tenant no longer configured leaves no row behind for long)."""
         with self._db.session() as session:
             if drop:
                 session.execute(
@@ -97,4 +99,4 @@ class StoredReads:
                         },
                     )
                 )
-            session.execute(delete(ReadCacheRow).where(col(ReadCacheRow.expires_at) <= utcnow()))
+            session.execute(delete(ReadCacheRow).where(col(ReadCacheRow.expires_at) <= now))
