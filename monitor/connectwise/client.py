@@ -390,10 +390,13 @@ class ConnectWiseClient:
         """A successful API answer: its version goes to the cache (which forgets entries stored
         under another), and a codebase looked up in this session is now known to work."""
         version = reply.headers.get("api-current-version")
-        self.api_version = version
-        self.memory.seen_version(version)
+        if version is not None:
+            # An answer without the header tells nothing; the check's decisions compare the
+            # version its answers did carry (None if none did) with each entry's.
+            self.api_version = version
+            self.memory.seen_version(version)
         if self._unsaved_info is not None:
-            self.memory.remember_codebase(self._unsaved_info, version)
+            self.memory.remember_codebase(self._unsaved_info, self.api_version)
             self._unsaved_info = None
 
     # -- reads -------------------------------------------------------------------------------

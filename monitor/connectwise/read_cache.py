@@ -12,7 +12,9 @@ Three kinds of entry, each per tenant (site origin and company id) and each with
 What drops an entry before its TTL (see ``ConnectWiseClient`` and ``collect``):
 
 * every entry remembers the ``api-current-version`` header (§1.3) of the check that stored it;
-  a response with another version (or none where one was seen) forgets the tenant's entries;
+  an answer naming another version forgets the tenant's entries, and so does a check whose
+  answers carried none when the entry was stored under one (an answer without the header is
+  otherwise no news: only a check that saw it nowhere counts it missing);
 * a 404 on a cached base URL looks the codebase up again (the client);
 * a customize item not in the cached catalogue re-reads the catalogue in the same check;
 * a refusal is trusted only for the same role id, and only while the caller's own permission
@@ -133,7 +135,7 @@ class ReadCache:
         self._clock = clock
         self._ttls = {**TTLS, **(ttls or {})}
         self._held: dict[tuple[str, str], _Held] = {}
-        # Payload text -> decoded value: tenants on one ConnectWise release share a catalogue.
+        # "kind payload" -> decoded value: tenants on one ConnectWise release share a catalogue.
         self._interned: dict[str, Any] = {}
         self._put: dict[tuple[str, str], Entry] = {}
         self._drop: set[tuple[str, str]] = set()
@@ -190,19 +192,25 @@ class ReadCache:
 
     def get(self, tenant: str, kind: str) -> Any:
         """The value held for the tenant, or None when absent or expired."""
+        found = self.entry(tenant, kind)
+        return None if found is None else found[0]
+
+    def entry(self, tenant: str, kind: str) -> tuple[Any, str | None] | None:
+        """The value held and the version it was stored under, or None (absent or expired)."""
         held = self._held.get((tenant, kind))
         if held is None:
             return None
         if held.expires_at <= self._clock():
             self._forget(tenant, kind)
             return None
-        return held.value
+        return held.value, held.version
 
     def put(self, tenant: str, kind: str, value: Any, version: str | None) -> Any:
         """Remember ``value`` (``version``: the api-current-version of the check that read it);
         returns the value held, which may be an identical one already in memory."""
         payload = _encode(kind, value)
-        shared = self._interned.setdefault(payload, value) if kind == SCREENS else value
+        # Immutable values: equal ones are one object (10,000 tenants on a release share them).
+        shared = self._interned.setdefault(f"{kind} {payload}", value)
         expires_at = self._clock() + self._ttls[kind]
         version = _intern_text(version)
         self._held[(tenant, kind)] = _Held(shared, version, expires_at)
@@ -242,17 +250,16 @@ class ReadCache:
         return len(self._held)
 
     def _decode(self, kind: str, payload: str) -> Any:
-        if kind == SCREENS:
-            found = self._interned.get(payload)
-            if found is None:
-                found = self._interned.setdefault(payload, _decode(kind, payload))
-            return found
-        return _decode(kind, payload)
+        key = f"{kind} {payload}"
+        found = self._interned.get(key)
+        if found is None:
+            found = self._interned.setdefault(key, _decode(kind, payload))
+        return found
 
 
 class TenantMemory:
     """One tenant's entries, as a check uses them; ``version`` is the api-current-version the
-    check's responses carry (read when an entry is stored)."""
+    check's responses carried (the latest one present; None while none has)."""
 
     def __init__(
         self, cache: ReadCache | None, tenant: str, version: Callable[[], str | None]
@@ -262,7 +269,8 @@ class TenantMemory:
         self._version = version
 
     def codebase(self) -> CompanyInfo | None:
-        info: CompanyInfo | None = self._get(CODEBASE, CompanyInfo)
+        """Asked before any answer: its version is checked as answers arrive (``seen_version``)."""
+        info: CompanyInfo | None = self._get(CODEBASE, CompanyInfo, answered=False)
         return info
 
     def remember_codebase(self, info: CompanyInfo, version: str | None) -> None:
@@ -295,14 +303,24 @@ class TenantMemory:
         if self._cache is not None:
             self._cache.forget(self._tenant, kind)
 
-    def seen_version(self, version: str | None) -> None:
+    def seen_version(self, version: str) -> None:
+        """An answer named its release: entries stored under another are forgotten at once."""
         if self._cache is not None:
             self._cache.seen_version(self._tenant, version)
 
-    def _get(self, kind: str, of: type) -> Any:
+    def _get(self, kind: str, of: type, *, answered: bool = True) -> Any:
+        """The entry's value; once answers came (``answered``), only if stored under the
+        version they carried: an entry from another release, or from before the header went
+        missing, makes the tenant's entries forgotten (if in doubt, read)."""
         if self._cache is None:
             return None
-        value = self._cache.get(self._tenant, kind)
+        found = self._cache.entry(self._tenant, kind)
+        if found is None:
+            return None
+        value, stored_under = found
+        if answered and stored_under != self._version():
+            self._cache.seen_version(self._tenant, self._version())
+            return None
         return value if isinstance(value, of) else None
 
 

@@ -13,8 +13,11 @@ from typing import Any
 from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.normalize import normalize
-from monitor.connectwise.read_cache import ROLE_REFUSED_TTL, ReadCache, tenant_key
+from monitor.connectwise.read_cache import ROLE_REFUSED_TTL, ReadCache, TenantMemory, tenant_key
 from monitor.connectwise.read_cache import SCREENS as SCREENS_KIND
+from monitor.connectwise.records import SETUP_SCREENS as SETUP_SCREENS_PATH
+from monitor.connectwise.records import SetupScreen, parse_rows
+from monitor.connectwise.site import CompanyInfo
 from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.simulator.mangle import Mangle
 from monitor.simulator.scenario import Fault, scenario_from_data
@@ -274,3 +277,20 @@ async def test_identical_catalogues_are_one_object(
     ]
     assert catalogues[0]
     assert all(catalogue is catalogues[0] for catalogue in catalogues)
+
+
+def test_an_entry_is_used_only_under_the_version_the_checks_answers_carry() -> None:
+    cache = ReadCache()
+    catalogue = parse_rows(
+        [{"id": 1, "category": "Invoicing", "name": "Billing Status"}],
+        SetupScreen,
+        endpoint=SETUP_SCREENS_PATH,
+    )
+    seen: list[str | None] = ["2025.1"]
+    memory = TenantMemory(cache, "https://a acme", lambda: seen[0])
+    memory.remember_codebase(CompanyInfo("v2025_1/", True), "2025.1")
+    assert memory.remember_screens(catalogue) == catalogue
+    assert memory.screens() == catalogue
+    seen[0] = None  # this check's answers named no release: the entry may be another's
+    assert memory.screens() is None
+    assert memory.codebase() is None  # the tenant's other entries went with it
