@@ -75,7 +75,7 @@ async def stages(rt: Runtime, tenants: list[Any]) -> None:
             tenant.private_key,
             tenant.client_id,
             http=rt.http.client(),
-            company_info=rt.company_info,
+            read_cache=rt.read_cache,
             limits=rt.limits,
         ) as client:
             raw = await collect_tenant(

@@ -8,8 +8,12 @@ Nothing else in cwdrift talks HTTP to ConnectWise. Facts behind each special cas
 * lists page with an RFC 8288 ``Link`` header, ``pageSize`` at most 1,000 [§4] (see ``links.py``);
 * reads retry 5xx, timeouts and connection errors with backoff and full jitter; every request
   honours ``Retry-After`` on 429; 400/401/403/404/409 are never retried [§5, §6];
-* the codebase answer may come from a :class:`CompanyInfoCache`; a 404 on a cached base URL looks
-  the codebase up again once (a tenant upgraded since) before it is reported;
+* the codebase answer may come from a :class:`~monitor.connectwise.read_cache.ReadCache`; a 404
+  on a cached base URL looks the codebase up again once (a tenant upgraded since) before it is
+  reported; a freshly looked-up codebase is remembered only once an API request through it
+  succeeded, with the ``api-current-version`` that answer carried [§1.3];
+* every successful API answer's ``api-current-version`` is shown to the cache, which forgets the
+  tenant's entries stored under another version (``read_cache.py``);
 * memory and time are bounded whatever a server sends: each answer is streamed and given up past
   ``max_response_bytes`` (a ``Content-Length`` over it at once), a list past ``MAX_PAGES`` pages
   or ``MAX_ROWS`` rows, and each try past ``timeout`` seconds in total (httpx's own timeouts are
@@ -56,7 +60,7 @@ from pydantic import SecretStr
 from monitor import permissions
 from monitor.connectwise.limits import HostLimiter, HostLimits, default_host_limits
 from monitor.connectwise.links import link_for
-from monitor.connectwise.session import CompanyInfoCache
+from monitor.connectwise.read_cache import ReadCache, TenantMemory, tenant_key
 from monitor.connectwise.site import CompanyInfo, Site, base_url, parse_company_info, parse_site
 from monitor.connectwise.transport import open_client
 from monitor.errors import (
@@ -231,7 +235,7 @@ class ConnectWiseClient:
         client_id: str,
         *,
         http: httpx.AsyncClient | None = None,
-        company_info: CompanyInfoCache | None = None,
+        read_cache: ReadCache | None = None,
         limiter: HostLimiter | None = None,
         limits: HostLimits | None = None,
         retry: RetryPolicy | None = None,
@@ -263,7 +267,13 @@ class ConnectWiseClient:
         # Strings that must never leave this object, even inside an echoed response body.
         self._secrets = tuple(s for s in (secret.get_secret_value(), token) if s)
         self._given_http = http
-        self._company_cache = company_info
+        # Answers that change only with an upgrade (codebase, setup screens, a role refusal).
+        self.memory = TenantMemory(
+            read_cache, tenant_key(self.site.origin, company_id), lambda: self.api_version
+        )
+        # The api-current-version header of the latest successful API answer [§1.3].
+        self.api_version: str | None = None
+        self._unsaved_info: CompanyInfo | None = None
         # Either one limiter for every request, or a registry to pick the API host's limiter
         # from once the codebase lookup has named that host (default: the process registry).
         self._limiter = limiter
@@ -327,13 +337,13 @@ class ConnectWiseClient:
         return self._base_url
 
     async def _discover(self, *, fresh: bool = False) -> None:
-        cache = self._company_cache
-        info = None if fresh or cache is None else cache.get(self.site.origin, self.company_id)
+        info = None if fresh else self.memory.codebase()
         self._base_from_cache = info is not None
         if info is None:
             info = await self._lookup_company_info()
-            if cache is not None:
-                cache.put(self.site.origin, self.company_id, info)
+            # Remembered once a request through it succeeds (``_answered``): a codebase that
+            # does not work is never kept.
+            self._unsaved_info = info
         self.company_info = info
         self._base_url = base_url(self.site, info)
         if not self._fixed_limiter:
@@ -358,17 +368,36 @@ class ConnectWiseClient:
     ) -> _Reply:
         """The first (or only) page of ``path``, or a write's answer; a 404 on a cached codebase
         looks it up again. (A 404 means nothing was processed, so a write may be sent again.)"""
+        # As sent: reads run concurrently, and another may look the codebase up meanwhile.
+        base, from_cache = self.base_url, self._base_from_cache
         try:
-            return await self._send(self._url(path), call, params=params, content=content)
+            reply = await self._send(self._url(path), call, params=params, content=content)
         except NotFound:
-            if not self._base_from_cache:
+            if not from_cache:
                 raise
-            stale = self.base_url
-            await self._discover(fresh=True)
-            if self.base_url == stale:
-                raise
-            log.info("company %s: codebase moved; API base now %s", self.company_id, self.base_url)
-            return await self._send(self._url(path), call, params=params, content=content)
+            if self.base_url == base:  # no other read has looked it up again yet
+                await self._discover(fresh=True)
+                if self.base_url == base:
+                    raise
+                log.info(
+                    "company %s: codebase moved; API base now %s", self.company_id, self.base_url
+                )
+            reply = await self._send(self._url(path), call, params=params, content=content)
+        self._answered(reply)
+        return reply
+
+    def _answered(self, reply: _Reply) -> None:
+        """A successful API answer: its version goes to the cache (which forgets entries stored
+        under another), and a codebase looked up in this session is now known to work."""
+        version = reply.headers.get("api-current-version")
+        if version is not None:
+            # An answer without the header tells nothing; the check's decisions compare the
+            # version its answers did carry (None if none did) with each entry's.
+            self.api_version = version
+            self.memory.seen_version(version)
+        if self._unsaved_info is not None:
+            self.memory.remember_codebase(self._unsaved_info, self.api_version)
+            self._unsaved_info = None
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -16,6 +16,18 @@ Everything else ConnectWise left out or sent in an unexpected form is decided by
 records (monitor/connectwise/records.py): a body of the wrong shape or an unidentifiable row is
 a MalformedResponse here; a defective field becomes one unknown setting in ``normalize``.
 
+Only the reads that can change a verdict are made (../shared/connectwise-api.md §4 for
+``fields=``; ``read_cache.py`` for what is remembered and what makes a check read it again):
+
+* lists of records ask for just the fields the typed records read (``fields_of``); permission
+  rows are read whole and unfiltered (least privilege is judged on all of them);
+* the setup-screen catalogue comes from the client's memory when it holds one; a Table Setup
+  customize item the remembered catalogue does not know makes this check read it again and
+  judge with the fresh one;
+* in integration mode, a role record refused (403) before for the same role id is not asked
+  for again while the caller's own rows still deny System > Security Roles: Inquire; the
+  ``role`` unknown is recorded exactly as when refused.
+
 Credential modes (see monitor.core.snapshot.CredentialMode): the keys belong either to the monitored
 integration member itself (integration mode: its permissions are ``/system/mySecurity``), or to a
 separate read-only auditor member (auditor mode: the member's role is read by id).
@@ -31,7 +43,11 @@ from typing import Any
 from monitor import permissions
 from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.conditions import UnsafeCondition, equals
+from monitor.connectwise.normalize import unresolved_items
 from monitor.connectwise.raw import RawTenant
+from monitor.connectwise.read_cache import ROLE_REFUSED as ROLE_REFUSED_KIND
+from monitor.connectwise.read_cache import SCREENS as SCREENS_KIND
+from monitor.connectwise.read_cache import RoleRefusal, TenantMemory
 from monitor.connectwise.records import (
     ACCOUNTING_SETUP,
     API_MEMBERS,
@@ -48,6 +64,7 @@ from monitor.connectwise.records import (
     SecurityRole,
     SecurityRoleSetting,
     SetupScreen,
+    fields_of,
     find_member,
     parse_one,
     parse_rows,
@@ -56,6 +73,12 @@ from monitor.core.snapshot import CredentialMode
 from monitor.errors import ConfigError, CwdriftError, MalformedResponse, PermissionDenied
 
 log = logging.getLogger("cwdrift.connectwise")
+
+# ``fields=`` of each list read whole by its typed record (permission rows are never trimmed).
+MEMBER_FIELDS = fields_of(ApiMember)
+ACCOUNTING_FIELDS = fields_of(AccountingPackageSetup)
+GL_FIELDS = fields_of(GLCaption)
+SCREEN_FIELDS = fields_of(SetupScreen)
 
 AUDITOR_CUSTOMIZE_REASON = (
     "auditor credentials cannot read another member's Table Setup customize list "
@@ -74,9 +97,9 @@ async def collect_tenant(
     conditions = member_condition(integration_member, tenant_id=tenant_id)
     my_security_body, members_body, accounting_body, gl_body = await _together(
         client.get_list(MY_SECURITY),
-        client.get_list(API_MEMBERS, {"conditions": conditions}),
-        client.get_list(ACCOUNTING_SETUP),
-        client.get_list(GL_CAPTIONS),
+        client.get_list(API_MEMBERS, {"conditions": conditions, "fields": MEMBER_FIELDS}),
+        client.get_list(ACCOUNTING_SETUP, {"fields": ACCOUNTING_FIELDS}),
+        client.get_list(GL_CAPTIONS, {"fields": GL_FIELDS}),
     )
     my_security = parse_rows(my_security_body, MySecurity, endpoint=MY_SECURITY)
     api_members = parse_rows(members_body, ApiMember, endpoint=API_MEMBERS)
@@ -103,13 +126,21 @@ async def collect_tenant(
     customize_items: tuple[CustomizeItem, ...] | None = None
     setup_screens: tuple[SetupScreen, ...] | None = None
     if mode is CredentialMode.INTEGRATION:
-        items_body, screens_body, role = await _together(
+        memory = client.memory
+        remembered = memory.screens()
+        items_body, screens, role = await _together(
             client.get_list(CUSTOMIZE_ITEMS),
-            client.get_list(SETUP_SCREENS),
-            _role_if_readable(client, role_id, unknown),
+            _read_screens(client) if remembered is None else _given(remembered),
+            _role_if_readable(client, role_id, unknown, may_read=_may_read_roles(my_security)),
         )
         customize_items = parse_rows(items_body, CustomizeItem, endpoint=CUSTOMIZE_ITEMS)
-        setup_screens = parse_rows(screens_body, SetupScreen, endpoint=SETUP_SCREENS)
+        if remembered is not None and unresolved_items(customize_items, screens):
+            # An item the remembered catalogue does not know: a table added since. Read it
+            # again and judge with the fresh one (still unknown, it stays unknown).
+            log.info("tenant %s: a customize item is not in the remembered catalogue", tenant_id)
+            memory.forget(SCREENS_KIND)
+            screens = await _read_screens(client)
+        setup_screens = screens
     else:
         unknown["customize"] = AUDITOR_CUSTOMIZE_REASON
         role_settings = ()
@@ -187,23 +218,65 @@ def _role_id(member: ApiMember | None, identifier: str) -> tuple[int | None, str
     return role_id, ""
 
 
+async def _read_screens(client: ConnectWiseClient) -> tuple[SetupScreen, ...]:
+    """The setup-screen catalogue from ConnectWise, remembered (an identical one is shared)."""
+    body = await client.get_list(SETUP_SCREENS, {"fields": SCREEN_FIELDS})
+    return client.memory.remember_screens(parse_rows(body, SetupScreen, endpoint=SETUP_SCREENS))
+
+
+async def _given(screens: tuple[SetupScreen, ...]) -> tuple[SetupScreen, ...]:
+    return screens
+
+
+def _may_read_roles(my_security: tuple[MySecurity, ...]) -> bool:
+    """Whether the caller's own rows could let it read a role record: unless a System >
+    Security Roles row says Inquire is "None", it may (if in doubt, read)."""
+    levels = {
+        row.inquireLevel
+        for row in my_security
+        if (row.module or "").casefold() == "system"
+        and (row.function or "").casefold() == "security roles"
+    }
+    return levels != {"None"}
+
+
 async def _role_if_readable(
-    client: ConnectWiseClient, role_id: int | None, unknown: dict[str, str]
+    client: ConnectWiseClient,
+    role_id: int | None,
+    unknown: dict[str, str],
+    *,
+    may_read: bool,
 ) -> SecurityRole | None:
-    """The role record in integration mode; a 403 is expected and recorded as unknown."""
+    """The role record in integration mode; a 403 is expected and recorded as unknown.
+
+    A refusal is remembered for the role id; while it is, and the caller's rows still deny the
+    read (``may_read`` false), the record is not asked for again.
+    """
     if role_id is None:
+        return None
+    memory: TenantMemory = client.memory
+    refusal = None if may_read else memory.role_refusal(role_id)
+    if refusal is not None:
+        unknown["role"] = _refused_reason(refusal.permission)
         return None
     endpoint = f"/system/securityroles/{role_id}"
     try:
-        return parse_one(await client.get_one(endpoint), SecurityRole, endpoint=endpoint)
+        role = parse_one(await client.get_one(endpoint), SecurityRole, endpoint=endpoint)
     except PermissionDenied as exc:
         permission = exc.permission or permissions.ROLES_INQUIRE
-        unknown["role"] = (
-            f"the integration member's keys cannot read its role record ({permission} is "
-            "not granted, and Mobius does not need it); its permissions were read from "
-            "/system/mySecurity instead"
-        )
+        memory.remember_refusal(RoleRefusal(role_id, permission))
+        unknown["role"] = _refused_reason(permission)
         return None
+    memory.forget(ROLE_REFUSED_KIND)
+    return role
+
+
+def _refused_reason(permission: str) -> str:
+    return (
+        f"the integration member's keys cannot read its role record ({permission} is "
+        "not granted, and Mobius does not need it); its permissions were read from "
+        "/system/mySecurity instead"
+    )
 
 
 def _warn_if_several(tenant_id: str, endpoint: str, records: tuple[Record, ...]) -> None:

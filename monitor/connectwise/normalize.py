@@ -220,6 +220,17 @@ class _ScreenIndex:
         return candidates[0] if len(candidates) == 1 else candidates
 
 
+def unresolved_items(items: Iterable[CustomizeItem], screens: tuple[SetupScreen, ...]) -> bool:
+    """Whether some Table Setup customize item names no screen of ``screens`` (the check then
+    reads the catalogue again: a remembered one may predate the table)."""
+    index = _ScreenIndex(screens)
+    return any(
+        item.customizeIdentifier.casefold() == TABLE_SETUP_CUSTOMIZE.casefold()
+        and index.resolve(item.itemIdentifier) is None
+        for item in items
+    )
+
+
 def _customize_settings(
     items: Iterable[CustomizeItem], screens: tuple[SetupScreen, ...], unknown: Unknown
 ) -> list[Setting]:

@@ -342,6 +342,27 @@ def _list_validator(model: type[Record]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[model])  # type: ignore[valid-type]  # a class known only at run time
 
 
+def fields_of(model: type[Record]) -> str:
+    """The ``fields=`` value asking ConnectWise for exactly what ``model`` reads [§4]: its fields,
+    a reference's as ``securityRole/id``, and ``_info`` whole (who changed the record).
+
+    Derived from the model, so a field added to a record is asked for too.
+    """
+    wanted: list[str] = []
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasPath):
+            path = "/".join(map(str, alias.path))
+            wanted.append("_info" if path.startswith("_info/") else path)
+            continue
+        nested = _record_type(info.annotation)
+        if nested is None:
+            wanted.append(name)
+            continue
+        wanted += [f"{name}/{sub}" for sub in fields_of(nested).split(",") if sub != "_info"]
+    return ",".join(dict.fromkeys(wanted))
+
+
 def parse_one(payload: object, model: type[R], *, endpoint: str) -> R:
     return model.parse(payload, endpoint=endpoint)
 

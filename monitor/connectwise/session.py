@@ -1,4 +1,4 @@
-"""What every tenant's client shares in one process: pooled HTTP connections and codebase answers.
+"""What every tenant's client shares in one process: pooled HTTP connections.
 
 A check used to open (and close) its own HTTP client: a TCP and TLS handshake per host per check,
 and most of a check's CPU (bench/RESULTS.md). :class:`SharedHttp` keeps one ``httpx.AsyncClient``
@@ -9,26 +9,17 @@ Sharing a client across tenants is safe because the ConnectWise client sends its
 an explicit header on every request and the shared client keeps **no cookies** (a cookie set for
 one tenant must never ride along with another tenant's request to the same host).
 
-:class:`CompanyInfoCache` remembers each company's ``/login/companyinfo`` answer for a while: the
-codebase changes only when ConnectWise upgrades the tenant, and the client looks it up again on
-a 404 (see ``ConnectWiseClient``), so a check normally costs one request less.
+Answers that change only with a ConnectWise upgrade (the codebase, the setup-screen catalogue)
+are remembered by :class:`~monitor.connectwise.read_cache.ReadCache`, not here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import httpx
 
-from monitor.connectwise.site import CompanyInfo
 from monitor.connectwise.transport import PooledClient, ResponseObserver
-
-Clock = Callable[[], float]
-
-COMPANY_INFO_TTL = 3600.0  # seconds; a stale codebase is also caught by the 404 re-lookup
 
 
 class SharedHttp:
@@ -69,27 +60,3 @@ class SharedHttp:
                 await pooled.aclose()
             else:
                 pooled.abandon()
-
-
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    info: CompanyInfo
-    expires: float
-
-
-class CompanyInfoCache:
-    """``(site origin, company id)`` -> the last companyinfo answer, for ``ttl`` seconds."""
-
-    def __init__(self, *, ttl: float = COMPANY_INFO_TTL, clock: Clock = time.monotonic) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._entries: dict[tuple[str, str], _Cached] = {}
-
-    def get(self, origin: str, company_id: str) -> CompanyInfo | None:
-        entry = self._entries.get((origin, company_id.casefold()))
-        if entry is None or entry.expires <= self._clock():
-            return None
-        return entry.info
-
-    def put(self, origin: str, company_id: str, info: CompanyInfo) -> None:
-        self._entries[(origin, company_id.casefold())] = _Cached(info, self._clock() + self.ttl)

@@ -107,11 +107,19 @@ async def check_tenant(
 
 
 async def collect(rt: Runtime, tenant: TenantConfig) -> RawTenant:
-    """One complete read of the tenant with its read keys (a typed error otherwise)."""
-    async with rt.client(tenant) as client:
-        return await collect_tenant(
-            client, tenant_id=tenant.id, integration_member=tenant.integration_member
-        )
+    """One complete read of the tenant with its read keys (a typed error otherwise).
+
+    The read cache is loaded first (once per process) and what the read changed in it is
+    written after, success or not (a forgotten entry must stay forgotten).
+    """
+    await rt.read_cache.load()
+    try:
+        async with rt.client(tenant) as client:
+            return await collect_tenant(
+                client, tenant_id=tenant.id, integration_member=tenant.integration_member
+            )
+    finally:
+        await rt.read_cache.flush()
 
 
 def _record(

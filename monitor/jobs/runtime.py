@@ -1,4 +1,6 @@
-"""What checks share within one process: config, baseline, database, host limits, HTTP pool."""
+"""What checks share within one process: config, baseline, database, host limits, HTTP pool, and
+the read cache (ConnectWise answers that change only with an upgrade, kept in the store so a
+one-off ``cwdrift check`` profits as the daemon does)."""
 
 from __future__ import annotations
 
@@ -9,25 +11,28 @@ from datetime import datetime
 from monitor.clock import utcnow
 from monitor.connectwise.client import MEGABYTE, ConnectWiseClient, RetryPolicy
 from monitor.connectwise.limits import HostLimits
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp
+from monitor.connectwise.read_cache import ReadCache
+from monitor.connectwise.session import SharedHttp
 from monitor.core.baseline import Baseline, load_baseline
 from monitor.settings import Config, LoadedConfig, TenantConfig
 from monitor.store.database import Database
+from monitor.store.read_cache import StoredReads
 
 Clock = Callable[[], datetime]
 
 
 @dataclass
 class Runtime:
-    """What checks share within one process: config, baseline, database, host limits, and the
-    pooled HTTP connections and codebase answers (``aclose`` when done with ConnectWise)."""
+    """What checks share within one process: config, baseline, database, host limits, the
+    pooled HTTP connections (``aclose`` when done with ConnectWise) and the read cache (in
+    memory unless ``open`` backs it with the store)."""
 
     loaded: LoadedConfig
     baseline: Baseline
     db: Database
     limits: HostLimits
     http: SharedHttp = field(default_factory=SharedHttp)
-    company_info: CompanyInfoCache = field(default_factory=CompanyInfoCache)
+    read_cache: ReadCache = field(default_factory=ReadCache)
     clock: Clock = utcnow
 
     @classmethod
@@ -56,6 +61,7 @@ class Runtime:
                 concurrency=cw.concurrency_per_host, per_minute=cw.requests_per_minute
             ),
             http=http or SharedHttp(),
+            read_cache=ReadCache(StoredReads(db), clock=clock),
             clock=clock,
         )
 
@@ -93,7 +99,7 @@ class Runtime:
             private,
             tenant.client_id,
             http=self.http.client(),
-            company_info=self.company_info,
+            read_cache=self.read_cache,
             limits=self.limits,
             retry=RetryPolicy(attempts=cw.max_attempts),
             timeout=cw.timeout_seconds,

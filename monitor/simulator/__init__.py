@@ -27,7 +27,11 @@ What is simulated (as documented; see ../shared/connectwise-api.md and
   ``{"code":"ConnectWiseApi","message":"UserNotAuthenticated","errors":null}``; permissions from
   the caller's role (403); ``page``/``pageSize`` (25 default, 1000 max) with RFC 5988 ``Link``;
   simple ``conditions`` (``=``/``!=``/``<``/``>`` joined by ``AND``; 400 ``InvalidObject``
-  otherwise); ``fields`` and ``orderBy`` are ignored (full rows, ordered by id).
+  otherwise); ``fields`` as a partial response (``securityRole/id`` nested paths; ``query.py``);
+  ``orderBy`` is ignored (rows ordered by id). Every API answer carries ``api-current-version``
+  (the tenant's release; ``SimulatorState.upgrade`` moves a tenant to a new codebase and
+  version, ``set_api_version`` changes the header alone, ``add_setup_screen`` adds a table to
+  its catalogue), and the request log records each answer's body size (``response_bytes``).
 * Faults per tenant, path glob and (optionally) method: status, rate_limit (429 +
   ``Retry-After``), latency, malformed_json, html_error, wrong_shape, connection_reset,
   broken_paging, mangle (a field left out, ``null`` or of another type, a list emptied,

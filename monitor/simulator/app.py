@@ -29,7 +29,15 @@ from monitor.simulator import render
 from monitor.simulator.access import Caller
 from monitor.simulator.control import control_routes
 from monitor.simulator.mangle import Mangle, mangle_body
-from monitor.simulator.query import QueryError, filter_rows, link_header, page_of, parse_conditions
+from monitor.simulator.query import (
+    QueryError,
+    filter_rows,
+    link_header,
+    page_of,
+    parse_conditions,
+    parse_fields,
+    project,
+)
 from monitor.simulator.responses import Problem, Refusal, error_response, invalid
 from monitor.simulator.routes import (
     Routed,
@@ -120,15 +128,16 @@ class SimulatorApp:
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
 
-    def _log(self, request: Request, company_id: str | None, path: str, status: int) -> None:
+    def _log(self, request: Request, company_id: str | None, path: str, response: Response) -> None:
         self.state.record_request(
             RequestRecord(
                 company_id=company_id,
                 method=request.method,
                 path=path,
                 query=dict(request.query_params),
-                status=status,
+                status=_status_of(response),
                 headers={h: request.headers[h] for h in LOGGED_HEADERS if h in request.headers},
+                response_bytes=len(getattr(response, "body", b"") or b""),
             )
         )
 
@@ -143,7 +152,7 @@ class SimulatorApp:
             response = await self._with_faults(
                 tenant, path, {}, lambda _: JSONResponse(render.company_info(tenant))
             )
-        self._log(request, tenant.company_id if tenant else None, path, _status_of(response))
+        self._log(request, tenant.company_id if tenant else None, path, response)
         return response
 
     async def api(self, request: Request) -> Response:
@@ -156,11 +165,15 @@ class SimulatorApp:
             company_id = tenant.company_id if tenant else None
             self.state.count_write(company_id, endpoint_of(path), request.method)
         if credentials is None or tenant is None:
-            self._log(request, None, path, 401)
-            return unauthenticated()
+            refused = unauthenticated()
+            self._log(request, None, path, refused)
+            return refused
         await asyncio.sleep(tenant.latency)
         response = await self._authenticated(request, tenant, credentials, path)
-        self._log(request, tenant.company_id, path, _status_of(response))
+        if tenant.api_version is not None:
+            # ConnectWise names its release on every answer (§1.3); an upgrade changes it.
+            response.headers["api-current-version"] = tenant.api_version
+        self._log(request, tenant.company_id, path, response)
         return response
 
     async def _authenticated(
@@ -258,11 +271,15 @@ class SimulatorApp:
             return error_response(
                 404, f"{collection.parent} {routed.params.get('parentId')} not found."
             )
+        try:
+            fields = parse_fields(params.get("fields"))
+        except QueryError as exc:
+            return error_response(400, str(exc))
         if routed.shape == "item":
             wanted = int(routed.params["id"])
             for row in rows:
                 if row.get("id") == wanted:
-                    return JSONResponse(row)
+                    return JSONResponse(row if fields is None else project(row, fields))
             return error_response(404, f"Record {wanted} not found at {path}.")
         try:
             rows = filter_rows(rows, parse_conditions(params.get("conditions")))
@@ -277,7 +294,10 @@ class SimulatorApp:
                     {"code": "InvalidCondition", "message": str(exc), "resource": path, "field": ""}
                 ],
             )
-        response = JSONResponse(page.slice(rows))
+        shown = page.slice(rows)
+        if fields is not None:  # after the conditions: they may name fields not shown
+            shown = [project(row, fields) for row in shown]
+        response = JSONResponse(shown)
         url = str(request.url).split("?", 1)[0]
         response.headers["Link"] = link_header(url, params, page, force_next=force_next)
         return response

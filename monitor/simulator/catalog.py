@@ -279,6 +279,18 @@ SETUP_SCREENS: tuple[SetupScreen, ...] = tuple(
 _SCREENS_BY_LABEL: dict[str, SetupScreen] = {s.label.casefold(): s for s in SETUP_SCREENS}
 
 
+def version_of(codebase: str) -> str:
+    """'v2025_1/' -> '2025.1'; on-premise 'v4_6_release/' has no version in it: report 2025.1."""
+    match = re.fullmatch(r"v(\d{4})_(\d+)/", codebase)
+    return f"{match.group(1)}.{match.group(2)}" if match else "2025.1"
+
+
+def api_version_of(codebase: str) -> str:
+    """The ``api-current-version`` header a tenant on ``codebase`` answers with (§1.3; the real
+    format is unpublished: the release, as the Accept header names it)."""
+    return version_of(codebase)
+
+
 def parse_item_label(label: str) -> tuple[str, str] | None:
     """'Invoicing / Billing Status' -> ('Invoicing', 'Billing Status'); None if not in that form."""
     category, sep, name = label.partition("/")

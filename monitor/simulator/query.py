@@ -1,12 +1,16 @@
-"""The list query parameters ConnectWise documents: ``conditions``, ``page``/``pageSize`` and the
-RFC 5988 ``Link`` header (Developer Guide, "PSA Pagination"; ../shared/connectwise-api.md §4).
+"""The list query parameters ConnectWise documents: ``conditions``, ``fields``, ``page`` and
+``pageSize``, and the RFC 5988 ``Link`` header (Developer Guide, "PSA Pagination";
+../shared/connectwise-api.md §4).
 
 Supported ``conditions``: ``field op value`` clauses joined by ``AND`` (case-insensitive), where
 ``op`` is ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``; values are ``"quoted strings"`` (``*`` is a
 wildcard; compared case-insensitively, as SQL Server does), integers, ``True``/``False`` or
 ``null``; reference fields use ``/`` (``securityRole/id=12``). ``OR``, ``contains``, ``like``,
 ``in`` and brackets are not simulated: they are rejected with 400 like any unparseable condition.
-``fields``, ``orderBy`` and ``childConditions`` are ignored (full rows, ordered by id).
+``fields`` is a partial response: a comma-separated list of field names, a reference's fields as
+``securityRole/id`` (the reference keeps only those); a name the record does not have is left
+out, as is a field absent from the row. ``orderBy`` and ``childConditions`` are ignored (rows
+ordered by id).
 """
 
 from __future__ import annotations
@@ -111,6 +115,46 @@ def parse_conditions(text: str | None) -> list[Clause]:
             )
         )
     return clauses
+
+
+Fields = tuple[tuple[str, ...], ...]
+
+
+def parse_fields(text: str | None) -> Fields | None:
+    """``fields`` as paths (``securityRole/id`` -> ("securityRole", "id")); None: every field."""
+    if text is None or not text.strip():
+        return None
+    paths = []
+    for part in text.split(","):
+        path = tuple(name.strip() for name in part.split("/"))
+        if not all(path):
+            raise QueryError(f"fields is invalid: {part.strip()!r}")
+        paths.append(path)
+    return tuple(paths)
+
+
+def project(row: dict[str, Any], fields: Fields) -> dict[str, Any]:
+    """The row with only ``fields`` (in the row's own order, as a partial response keeps it)."""
+    wanted: dict[str, Any] = {}
+    for path in fields:
+        node = wanted
+        for name in path[:-1]:
+            node = node.setdefault(name, {})
+        node[path[-1]] = None  # a leaf: the whole value
+    return _take(row, wanted)
+
+
+def _take(row: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    taken: dict[str, Any] = {}
+    for name, value in row.items():
+        if name not in wanted:
+            continue
+        inner = wanted[name]
+        if inner is None or not isinstance(value, dict):
+            taken[name] = value
+        else:
+            taken[name] = _take(value, inner)
+    return taken
 
 
 def filter_rows(rows: list[dict[str, Any]], clauses: list[Clause]) -> list[dict[str, Any]]:

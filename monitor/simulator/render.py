@@ -6,10 +6,9 @@ tenant's ``.../apis/3.0`` root, used for ``_info.*_href`` links as ConnectWise d
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from monitor.simulator.catalog import ACCOUNTING_PACKAGES, SETUP_SCREENS, SetupScreen, identifier_of
+from monitor.simulator.catalog import ACCOUNTING_PACKAGES, SetupScreen, identifier_of, version_of
 from monitor.simulator.desk import (
     BoardState,
     CompanyState,
@@ -31,12 +30,6 @@ from monitor.simulator.state import (
 Json = dict[str, Any]
 
 _BUILD = "10431"  # an invented build number, stable so that version strings are deterministic
-
-
-def version_of(codebase: str) -> str:
-    """'v2025_1/' -> '2025.1'; on-premise 'v4_6_release/' has no version in it: report 2025.1."""
-    match = re.fullmatch(r"v(\d{4})_(\d+)/", codebase)
-    return f"{match.group(1)}.{match.group(2)}" if match else "2025.1"
 
 
 def company_info(tenant: TenantState) -> Json:
@@ -137,14 +130,14 @@ def item_identifier(screen: SetupScreen, item_format: str) -> str:
     return screen.name
 
 
-def customize_items(owner: RoleState, item_format: str) -> list[Json]:
+def customize_items(owner: RoleState, item_format: str, screens: list[SetupScreen]) -> list[Json]:
     return [
         {
             "id": owner.id * 1000 + screen.id,
             "customizeIdentifier": "SystemTableSetup",
             "itemIdentifier": item_identifier(screen, item_format),
         }
-        for screen in SETUP_SCREENS
+        for screen in screens
         if screen.id in owner.customize
     ]
 

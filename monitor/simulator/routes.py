@@ -39,7 +39,6 @@ from typing import Any
 
 from monitor.simulator import render, tickets, writes
 from monitor.simulator.access import Caller, Permission
-from monitor.simulator.catalog import SETUP_SCREENS
 
 Json = dict[str, Any]
 Rows = Callable[[Caller, dict[str, str]], list[Json] | None]  # None: parent not found
@@ -105,11 +104,11 @@ def _my_security(caller: Caller, _: dict[str, str]) -> list[Json]:
 
 
 def _my_customize(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return render.customize_items(caller.role, caller.tenant.item_format)
+    return render.customize_items(caller.role, caller.tenant.item_format, caller.tenant.screens)
 
 
 def _setup_screens(caller: Caller, _: dict[str, str]) -> list[Json]:
-    return [render.setup_screen(s) for s in SETUP_SCREENS]
+    return [render.setup_screen(s) for s in caller.tenant.screens]
 
 
 def _api_members(caller: Caller, _: dict[str, str]) -> list[Json]:

@@ -29,8 +29,11 @@ from monitor.simulator.catalog import (
     MODULE_FUNCTIONS,
     SETUP_SCREENS,
     ModuleFunction,
+    SetupScreen,
+    api_version_of,
     find_function,
     find_screen,
+    parse_item_label,
 )
 from monitor.simulator.desk import ServiceDesk, TicketState, build_desk
 from monitor.simulator.scenario import (
@@ -189,6 +192,22 @@ class TenantState:
     gl_info: dict[str, str]
     faults: list[FaultState] = field(default_factory=list)
     desk: ServiceDesk = field(default_factory=ServiceDesk)
+    # The setup-table catalogue: every tenant's is the same until an upgrade adds a table.
+    screens: list[SetupScreen] = field(default_factory=lambda: list(SETUP_SCREENS))
+    # The ``api-current-version`` header every API answer carries (None: not sent); set from
+    # the codebase at build and on ``upgrade``.
+    api_version: str | None = None
+
+    def screen(self, label: str) -> SetupScreen | None:
+        """A setup table of this tenant's catalogue by its UI label "Category / Name"."""
+        wanted = find_screen(label)
+        if wanted is not None:
+            return wanted
+        parts = parse_item_label(label)
+        if parts is None:
+            return None
+        key = f"{parts[0]} / {parts[1]}".casefold()
+        return next((s for s in self.screens if s.label.casefold() == key), None)
 
     def role_named(self, name: str) -> RoleState:
         for role in self.roles.values():
@@ -221,6 +240,7 @@ class RequestRecord:
     query: dict[str, str]
     status: int
     headers: dict[str, str]  # clientId, Accept, pagination-type when sent
+    response_bytes: int = 0  # of the body sent (before any compression)
 
 
 def _template_levels(template: str, mf: ModuleFunction) -> dict[str, str]:
@@ -313,6 +333,7 @@ def _build_tenant(spec: TenantSpec) -> TenantState:
         gl_info=_stamp("admin1"),
         faults=[FaultState(f, f.times) for f in spec.faults],
         desk=build_desk(spec.service_desk),
+        api_version=api_version_of(spec.codebase),
     )
 
 
@@ -587,7 +608,8 @@ class SimulatorState:
         self, company_id: str, role_name: str, item: str, allowed: bool, *, by: str = "admin1"
     ) -> None:
         """Allow or remove one Table Setup > Customize item, written "Category / Name"."""
-        screen = find_screen(item)
+        with self._lock:
+            screen = self.tenant(company_id).screen(item)
         if screen is None:
             raise SimulatorStateError(f"unknown Table Setup item {item!r}; use 'Category / Name'")
         with self._lock:
@@ -599,6 +621,37 @@ class SimulatorState:
             stamp = self._stamp_now(by)
             role.info = stamp
             role.setting("System", "Table Setup").info = dict(stamp)
+
+    def upgrade(self, company_id: str, codebase: str, *, api_version: str | None = None) -> None:
+        """ConnectWise upgrades the tenant: a new codebase (the old one answers 404) and the
+        ``api-current-version`` its answers carry (derived from the codebase unless given)."""
+        with self._lock:
+            tenant = self.tenant(company_id)
+            tenant.codebase = codebase
+            tenant.api_version = api_version or api_version_of(codebase)
+
+    def set_api_version(self, company_id: str, api_version: str | None) -> None:
+        """Change only the ``api-current-version`` header (None: answers carry none)."""
+        with self._lock:
+            self.tenant(company_id).api_version = api_version
+
+    def add_setup_screen(
+        self, company_id: str, category: str, name: str, *, module: str = "System"
+    ) -> SetupScreen:
+        """A setup table a ConnectWise release adds to the tenant's catalogue (next free id)."""
+        with self._lock:
+            tenant = self.tenant(company_id)
+            if tenant.screen(f"{category} / {name}") is not None:
+                raise SimulatorStateError(f"tenant {company_id!r} already has {category} / {name}")
+            screen = SetupScreen(
+                id=max(s.id for s in tenant.screens) + 1,
+                category=category,
+                name=name,
+                description=name,
+                module=module,
+            )
+            tenant.screens.append(screen)
+            return screen
 
     def set_member_role(
         self, company_id: str, member_identifier: str, role_name: str, *, by: str = "admin1"

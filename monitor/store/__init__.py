@@ -6,6 +6,7 @@
     outbox, silences, waivers, report_reads, daemon_tables, cluster_tables, tickets
                              the queries of alerting, reports, the daemon and cluster mode
     fixes                    fix plans and the writes cwdrift sent (``cwdrift fix``)
+    read_cache               ConnectWise answers that change only with an upgrade (StoredReads)
 
 ``TABLE_MODULES`` lists every module that defines tables. Importing the package imports them
 all, once, so the whole schema is on ``SQLModel.metadata`` before any session or migration
@@ -23,6 +24,7 @@ from monitor.store import (
     cluster_tables,
     daemon_tables,
     fix_tables,
+    read_cache_tables,
     tables,
     ticket_tables,
     waiver_tables,
@@ -37,6 +39,7 @@ TABLE_MODULES: tuple[ModuleType, ...] = (
     cluster_tables,  # cluster_node
     fix_tables,  # fix_plan, fix_attempt
     ticket_tables,  # ticket_incident
+    read_cache_tables,  # read_cache
 )
 
 # Session is the type of what Database.session() yields: readers outside the store (the web

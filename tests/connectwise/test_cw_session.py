@@ -1,13 +1,16 @@
-"""What tenants share: one pooled httpx client (no cookies across tenants) and cached codebases."""
+"""What tenants share: one pooled httpx client (no cookies across tenants) and cached codebases
+(the read cache's codebase entry; its other entries are tests/connectwise/test_cw_read_cache.py)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitor.connectwise.client import ConnectWiseClient
-from monitor.connectwise.session import CompanyInfoCache, SharedHttp
+from monitor.connectwise.read_cache import CODEBASE, ReadCache, tenant_key
+from monitor.connectwise.session import SharedHttp
 from monitor.connectwise.site import CompanyInfo
 from monitor.errors import NotFound
 from monitor.simulator.server import RunningSimulator
@@ -23,11 +26,11 @@ def paths(sim: RunningSimulator) -> list[str]:
 async def test_a_cached_codebase_saves_the_lookup(
     sim: RunningSimulator, make_client: ClientFactory
 ) -> None:
-    cache = CompanyInfoCache()
-    async with make_client(company_info=cache) as cw:
+    cache = ReadCache()
+    async with make_client(read_cache=cache) as cw:
         await cw.get_list("/finance/glCaptions")
     sim.state.clear_requests()
-    async with make_client(company_info=cache) as cw:
+    async with make_client(read_cache=cache) as cw:
         await cw.get_list("/finance/glCaptions")
     assert paths(sim) == ["/finance/glCaptions"]
 
@@ -35,46 +38,66 @@ async def test_a_cached_codebase_saves_the_lookup(
 async def test_a_moved_codebase_is_looked_up_again_on_404(
     sim: RunningSimulator, make_client: ClientFactory
 ) -> None:
-    cache = CompanyInfoCache()
-    async with make_client(company_info=cache) as cw:
+    cache = ReadCache()
+    async with make_client(read_cache=cache) as cw:
         await cw.get_list("/finance/glCaptions")
-    with sim.state.locked():
-        sim.state.tenant("acme").codebase = "v2026_1/"  # ConnectWise upgraded the tenant
+    # ConnectWise upgraded the tenant; its answers still name the old release (the 404 alone
+    # must be enough).
+    sim.state.upgrade("acme", "v2026_1/", api_version=sim.state.tenant("acme").api_version)
     sim.state.clear_requests()
-    async with make_client(company_info=cache) as cw:
+    async with make_client(read_cache=cache) as cw:
         rows = await cw.get_list("/finance/glCaptions")
         assert cw.base_url.endswith("/v2026_1/apis/3.0")
     assert rows
     assert paths(sim) == ["/finance/glCaptions", "/login/companyinfo/acme", "/finance/glCaptions"]
     assert [r.status for r in sim.state.requests] == [404, 200, 200]
-    assert cache.get(sim.url, "acme") == CompanyInfo(codebase="v2026_1/", is_cloud=True)
+    assert cache.get(tenant_key(sim.url, "acme"), CODEBASE) == CompanyInfo(
+        codebase="v2026_1/", is_cloud=True
+    )
 
 
 async def test_a_404_that_is_not_a_moved_codebase_is_reported(
     sim: RunningSimulator, make_client: ClientFactory
 ) -> None:
-    cache = CompanyInfoCache()
+    cache = ReadCache()
     keys = {"public_key": AUDIT_PUBLIC, "private_key": AUDIT_PRIVATE}
-    async with make_client(company_info=cache, **keys) as cw:
+    async with make_client(read_cache=cache, **keys) as cw:
+        await cw.get_list("/finance/glCaptions")  # the codebase works: it is remembered
         sim.state.clear_requests()
         with pytest.raises(NotFound):  # fresh lookup: no second one
             await cw.get_one("/system/securityroles/999999")
         assert paths(sim) == ["/system/securityroles/999999"]
     sim.state.clear_requests()
-    async with make_client(company_info=cache, **keys) as cw:
+    async with make_client(read_cache=cache, **keys) as cw:
         with pytest.raises(NotFound):  # cached: looked up once more, same codebase, reported
             await cw.get_one("/system/securityroles/999999")
     assert paths(sim) == ["/system/securityroles/999999", "/login/companyinfo/acme"]
 
 
 def test_cached_answers_expire() -> None:
-    now = [0.0]
-    cache = CompanyInfoCache(ttl=60, clock=lambda: now[0])
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    now = [start]
+    cache = ReadCache(clock=lambda: now[0], ttls={CODEBASE: timedelta(seconds=60)})
     info = CompanyInfo(codebase="v2025_1/", is_cloud=True)
-    cache.put("https://na.example", "Acme", info)
-    assert cache.get("https://na.example", "acme") == info  # company ids are case-insensitive
-    now[0] = 60.0
-    assert cache.get("https://na.example", "acme") is None
+    cache.put(tenant_key("https://na.example", "Acme"), CODEBASE, info, "2025.1")
+    # company ids are case-insensitive
+    assert cache.get(tenant_key("https://na.example", "acme"), CODEBASE) == info
+    now[0] = start + timedelta(seconds=60)
+    assert cache.get(tenant_key("https://na.example", "acme"), CODEBASE) is None
+
+
+async def test_a_codebase_that_never_worked_is_not_remembered(
+    sim: RunningSimulator, make_client: ClientFactory
+) -> None:
+    cache = ReadCache()
+    keys = {"public_key": AUDIT_PUBLIC, "private_key": AUDIT_PRIVATE}
+    with pytest.raises(NotFound):
+        async with make_client(read_cache=cache, **keys) as cw:
+            await cw.get_one("/system/securityroles/999999")
+    assert len(cache) == 0
+    async with make_client(read_cache=cache, **keys) as cw:
+        await cw.get_list("/finance/glCaptions")
+    assert len(cache) == 1
 
 
 async def test_a_shared_client_never_carries_one_tenants_cookie_to_another() -> None:
