@@ -14,6 +14,7 @@ from monitor.connectwise.collect import (
     ACCOUNTING_FIELDS,
     GL_FIELDS,
     MEMBER_FIELDS,
+    PERMISSION_FIELDS,
     SCREEN_FIELDS,
     collect_tenant,
 )
@@ -26,6 +27,7 @@ from monitor.connectwise.records import (
     AccountingPackageSetup,
     ApiMember,
     GLCaption,
+    MySecurity,
     Record,
     SetupScreen,
     fields_of,
@@ -37,6 +39,7 @@ from .conftest import ClientFactory
 
 # (endpoint, record, other params, whether the record reads less than the whole row)
 READ_WHOLE = [
+    (MY_SECURITY, MySecurity, {}, True),  # every permission row, only the columns read
     (API_MEMBERS, ApiMember, {"conditions": 'identifier="GozyntaAPI"'}, True),
     (ACCOUNTING_SETUP, AccountingPackageSetup, {}, True),
     (GL_CAPTIONS, GLCaption, {}, False),  # every GLCaption field is read
@@ -85,7 +88,7 @@ def test_the_fields_asked_for_are_derived_from_the_records() -> None:
                 assert name in asked or any(a.startswith(f"{name}/") for a in asked)
 
 
-async def test_a_check_asks_for_fields_but_never_trims_permission_rows(
+async def test_a_check_asks_for_fields_but_never_filters_permission_rows(
     sim: RunningSimulator, make_client: ClientFactory
 ) -> None:
     async with make_client() as cw:
@@ -96,5 +99,6 @@ async def test_a_check_asks_for_fields_but_never_trims_permission_rows(
     assert asked[ACCOUNTING_SETUP] == ACCOUNTING_FIELDS
     assert asked[GL_CAPTIONS] == GL_FIELDS
     assert asked[SETUP_SCREENS] == SCREEN_FIELDS
-    assert asked[MY_SECURITY] is None  # least privilege is judged on every row, whole
+    # Least privilege is judged on every row: its columns are trimmed, its rows never filtered.
+    assert asked[MY_SECURITY] == PERMISSION_FIELDS
     assert all("conditions" not in r.query for r in sim.state.requests if r.path != API_MEMBERS)
