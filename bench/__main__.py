@@ -21,6 +21,7 @@ BENCHES = (
     "cluster_bench",
     "history_bench",  # optional: skipped when the file is absent
     "web_bench",  # the fleet page at 5,000 tenants, a timeline at 1,000 tenant-years
+    "startup_bench",  # --help, --version and history, each in a fresh process
 )
 # Seconds; a wedged benchmark must not hold the whole run (the cycles take about 5 minutes).
 PER_BENCH_TIMEOUT = 420

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:  # APScheduler only where a cron expression is read: most commands read none
+    from apscheduler.triggers.cron import CronTrigger
 
 
 def cron_trigger(expr: str, timezone: tzinfo, *, jitter: int | None) -> CronTrigger:
@@ -18,6 +20,8 @@ def cron_trigger(expr: str, timezone: tzinfo, *, jitter: int | None) -> CronTrig
     APScheduler 3.x numbers weekdays from Monday = 0 (its ``from_crontab`` docs warn of it),
     so "1-5" would silently mean Tuesday to Saturday; numbers are rewritten to names first.
     """
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"a cron expression has 5 fields, got {len(fields)}")

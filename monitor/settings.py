@@ -40,7 +40,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,7 +61,6 @@ from monitor.alerts.model import TenantRef
 from monitor.alerts.routing import match_routes
 from monitor.configfile import Expander, invalid, relative_to, validation_problems
 from monitor.connectwise.site import is_loopback, parse_site
-from monitor.core.baseline import Baseline
 from monitor.core.findings import Severity
 from monitor.core.options import TenantOptions, Waiver
 from monitor.core.remedy import FixMode
@@ -69,6 +68,9 @@ from monitor.crontab import check_cron
 from monitor.durations import Duration
 from monitor.errors import ConfigError, config_errors
 from monitor.yamlfile import LocatedYaml, PathKey, format_loc, load_located
+
+if TYPE_CHECKING:  # the rule kinds load with a baseline, not with every config
+    from monitor.core.baseline import Baseline
 
 DEFAULT_CONFIG = Path("cwdrift.yaml")
 CONFIG_ENV = "CWDRIFT_CONFIG"

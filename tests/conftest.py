@@ -20,8 +20,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from monitor.store import register_tables
 from monitor.store.database import Database
 from monitor.store.scratch import scratch_postgres
+
+# Every table on the metadata before any test freezes time: a table module first imported under
+# freezegun would keep its fake datetime (the package no longer imports them all by itself).
+register_tables()
 
 # Examples here run whole checks over HTTP and SQLite: no per-example deadline, and a slow
 # example is not a failed health check.

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor.cli import render
 from monitor.cli.common import EXIT_ERROR, EXIT_OK, JsonOpt, load
 from monitor.errors import ConfigError
-from monitor.jobs.deliver import Retried, retry_failed
-from monitor.jobs.runtime import Runtime
-from monitor.store.outbox import FAILED, PENDING, REJECTED, SENDING, SENT, SUPERSEDED
+
+if TYPE_CHECKING:
+    from monitor.jobs.deliver import Retried
 
 commands = typer.Typer()
 alerts_app = typer.Typer(help="Alert delivery: retry what failed.", no_args_is_help=True)
 commands.add_typer(alerts_app, name="alerts")
 
-OUTCOMES = {
-    SENT: "sent",
-    SUPERSEDED: "dropped",
-    FAILED: "failed again",
-    REJECTED: "refused again",
-    PENDING: "will be retried",
-    SENDING: "being sent",
-}
+
+def outcomes() -> dict[str, str]:
+    """A message's outbox status -> what retrying it did, in words."""
+    from monitor.store.outbox import FAILED, PENDING, REJECTED, SENDING, SENT, SUPERSEDED
+
+    return {
+        SENT: "sent",
+        SUPERSEDED: "dropped",
+        FAILED: "failed again",
+        REJECTED: "refused again",
+        PENDING: "will be retried",
+        SENDING: "being sent",
+    }
 
 
 @alerts_app.command("retry")
@@ -44,6 +48,12 @@ def retry(
 
     Example: cwdrift alerts retry --channel finance --json
     """
+    import asyncio
+
+    from monitor.jobs.deliver import retry_failed
+    from monitor.jobs.runtime import Runtime
+    from monitor.store.outbox import SENT, SUPERSEDED
+
     loaded = load()
     names = loaded.config.notify.channel_names
     if channel is not None and channel not in names:
@@ -95,7 +105,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         render.out.print("Nothing to retry: no message has failed for good.")
         return
     for row in rows:
-        outcome = OUTCOMES.get(row["status"], row["status"])
+        outcome = outcomes().get(row["status"], row["status"])
         detail = f": {row['error']}" if row["error"] else ""
         render.out.print(
             f"#{row['id']} to {row['channel']} about {row['tenant']}: {outcome}{detail}",
@@ -103,7 +113,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         )
     counts: dict[str, int] = {}
     for row in rows:
-        outcome = OUTCOMES.get(row["status"], row["status"])
+        outcome = outcomes().get(row["status"], row["status"])
         counts[outcome] = counts.get(outcome, 0) + 1
     render.out.print(
         f"retried {len(rows)} message(s): "

@@ -3,6 +3,12 @@
 Every command's help ends with an example (a test keeps that true). A command group is one
 ``*_commands`` module with a ``commands`` typer; adding one is the module plus one line in
 ``COMMAND_GROUPS``.
+
+Every group is imported to build the root command, so a group module imports at module level
+only what its typer definitions need (typer, ``common``, ``render``, the pure leaves); the use
+cases, the store, ConnectWise, reports, the web view and the simulator are imported inside the
+commands. ``cwdrift --help`` and ``--version`` then answer in a blink, and ``cwdrift history``
+loads the store and nothing else (tests/cli/test_cli_startup.py keeps that true).
 """
 
 from __future__ import annotations
@@ -61,6 +67,19 @@ for _group in COMMAND_GROUPS:
     app.add_typer(_group)
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("cwdrift")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from monitor import __version__ as number
+    sys.stdout.write(f"cwdrift {number}\n")
+    raise typer.Exit()
+
+
 @app.callback()
 def _global(
     config: Annotated[
@@ -72,6 +91,15 @@ def _global(
             help="Config file (default ./cwdrift.yaml; or $CWDRIFT_CONFIG).",
         ),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print cwdrift's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     state.config_file = config
 

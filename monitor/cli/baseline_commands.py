@@ -7,16 +7,18 @@ Both read only files and the database, never ConnectWise. They join the ``baseli
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor.cli import render
 from monitor.cli.common import EXIT_DRIFT, EXIT_OK, JsonOpt, load, open_database, parse_when
 from monitor.clock import utcnow
-from monitor.core.baseline import Baseline, load_baseline
-from monitor.core.findings import Finding
-from monitor.core.preview import BaselinePreview, FlipKind, RuleDiff, diff_baselines
+
+if TYPE_CHECKING:  # the baseline loader is imported by the commands (YAML, pydantic, rules)
+    from monitor.core.baseline import Baseline
+    from monitor.core.findings import Finding
+    from monitor.core.preview import BaselinePreview, RuleDiff
 
 BUILTIN = "builtin"
 
@@ -41,6 +43,7 @@ def baseline_preview(
 
     Example: cwdrift baseline preview tighter-baseline.yaml --tenant acme --json
     """
+    from monitor.core.baseline import load_baseline
     from monitor.jobs.preview import preview_baseline
     from monitor.jobs.runtime import select_tenants
 
@@ -80,6 +83,8 @@ def baseline_diff(
 
     Example: cwdrift baseline diff builtin tighter-baseline.yaml
     """
+    from monitor.core.preview import diff_baselines
+
     before, after = _baseline(old), _baseline(new)
     rules = diff_baselines(before, after)
     counts = {change: sum(r.change == change for r in rules) for change in _CHANGES}
@@ -100,6 +105,8 @@ _CHANGES = ("changed", "added", "removed")
 
 
 def _baseline(name: str) -> Baseline:
+    from monitor.core.baseline import load_baseline
+
     return load_baseline(None if name == BUILTIN else Path(name))
 
 
@@ -120,6 +127,8 @@ def _value(value: Any) -> str:
 
 
 def _print_preview(preview: BaselinePreview, names: dict[str, str]) -> None:
+    from monitor.core.preview import FlipKind
+
     scope = f"in force at {render.when(preview.at)}" if preview.at else "latest"
     render.out.print(
         f"baseline {preview.current} -> {preview.proposed}, on the {scope} stored "

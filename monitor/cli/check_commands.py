@@ -3,10 +3,9 @@ preview`` and ``diff`` live in ``baseline_commands``)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,12 +13,9 @@ from monitor.cli import render
 from monitor.cli.baseline_commands import baseline_diff, baseline_preview
 from monitor.cli.common import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, JsonOpt, load, open_database
 from monitor.clock import utcnow
-from monitor.core.baseline import load_baseline
-from monitor.jobs.check import TenantResult, check_many
-from monitor.jobs.deliver import dispatch
-from monitor.jobs.fix import check_and_fix
-from monitor.jobs.runtime import Runtime, select_tenants
-from monitor.store.history import tenant_summaries
+
+if TYPE_CHECKING:
+    from monitor.jobs.check import TenantResult
 
 commands = typer.Typer()
 config_app = typer.Typer(help="Inspect the config file.", no_args_is_help=True)
@@ -48,6 +44,12 @@ def check(
 
     Example: cwdrift check --tenant acme --json
     """
+    import asyncio
+
+    from monitor.jobs.check import check_many
+    from monitor.jobs.deliver import dispatch
+    from monitor.jobs.fix import check_and_fix
+    from monitor.jobs.runtime import Runtime, select_tenants
 
     loaded = load(tenants=True)
     tenants = select_tenants(loaded, tenant)
@@ -81,6 +83,7 @@ def tenants(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift tenants --json
     """
+    from monitor.store.history import tenant_summaries
 
     loaded = load()
     db = open_database(loaded)
@@ -127,6 +130,8 @@ def config_validate(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift --config cwdrift.yaml config validate
     """
+    from monitor.core.baseline import load_baseline
+
     loaded = load(tenants=True)
     baseline = load_baseline(loaded.baseline_path)
     loaded.check_against(baseline)
@@ -160,6 +165,8 @@ def baseline_validate(
 
     Example: cwdrift baseline validate config/baseline.yaml
     """
+    from monitor.core.baseline import load_baseline
+
     baseline = load_baseline(file)
     rules = [
         {"id": r.id, "kind": r.kind, "severity": r.severity.value, "label": r.label}

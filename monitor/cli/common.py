@@ -1,6 +1,8 @@
 """What every command shares: the config for this invocation, option types, dates and output.
 
 Commands live in ``*_commands`` modules, one group each; ``monitor/cli/app.py`` composes them.
+The config loader and the store are imported when a command asks for them, not here: every
+command module imports this one, and ``cwdrift --help`` must not pay for pydantic or the ORM.
 """
 
 from __future__ import annotations
@@ -8,16 +10,17 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli import render
-from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.printable import printable
-from monitor.settings import LoadedConfig, config_path, load_config
-from monitor.store.database import Database
+
+if TYPE_CHECKING:
+    from monitor.settings import LoadedConfig
+    from monitor.store.database import Database
 
 # The exit codes (README, "Exit codes"): scripts tell drift from a failure from a cwdrift bug.
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -44,6 +47,8 @@ def load(*, connectwise: bool = True, tenants: bool = False, warn: bool = True) 
     ``tenants=True`` for the commands that monitor: a config without tenants is an error.
     ``warn=False`` when the caller logs the warnings itself (``run``: JSON logs stay JSON).
     """
+    from monitor.settings import config_path, load_config
+
     loaded = load_config(
         config_path(state.config_file), connectwise=connectwise, require_tenants=tenants
     )
@@ -55,6 +60,8 @@ def load(*, connectwise: bool = True, tenants: bool = False, warn: bool = True) 
 
 def open_database(loaded: LoadedConfig) -> Database:
     """The configured database, migrated (idempotent: a command may be the first thing run)."""
+    from monitor.store.database import Database
+
     db = Database(loaded.config.database)
     db.migrate()
     return db
@@ -77,6 +84,8 @@ def parse_when(value: str | None, option: str) -> datetime | None:
 
 def expiry(value: str, now: datetime, option: str = "--expires") -> datetime:
     """A duration from now such as 2d, 30d or 12w, or an ISO date/time."""
+    from monitor.durations import parse_duration  # pydantic: only the commands that take one
+
     try:
         relative = parse_duration(value)
     except ValueError as exc:

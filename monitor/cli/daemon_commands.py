@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor.cli import render
 from monitor.cli.common import JsonOpt, expiry, load, open_database
 from monitor.clock import utcnow
-from monitor.core.baseline import load_baseline
-from monitor.daemon.cluster.scheduler import ClusterTuning
-from monitor.daemon.cluster.status import ClusterStatus, cluster_status
-from monitor.daemon.mode import resolve_mode
-from monitor.daemon.node import serve
+from monitor.daemon.cluster.tuning import ClusterTuning
 from monitor.errors import ConfigError
-from monitor.observability import configure_logging
 from monitor.printable import printable
-from monitor.store.daemon_tables import daemon_status
-from monitor.store.history import open_findings, tenant_summaries
-from monitor.store.outbox import channel_status
-from monitor.store.silences import add_silence, expire_silence, list_silences, silence_dict
+
+if TYPE_CHECKING:  # the node, the store and the baseline are imported by the commands
+    from monitor.daemon.cluster.status import ClusterStatus
 
 commands = typer.Typer()
 silence_app = typer.Typer(help="Silence alerts for a while, with a reason.", no_args_is_help=True)
@@ -66,6 +59,11 @@ def run(
 
     Example: cwdrift --config /etc/cwdrift/cwdrift.yaml run
     """
+    import asyncio
+
+    from monitor.daemon.node import serve
+    from monitor.observability import configure_logging
+
     configure_logging()  # first: the config's warnings are log lines (JSON when logs are)
     loaded = load(tenants=True, warn=False)  # fail fast, naming file and line; the daemon logs
     tuning = ClusterTuning(
@@ -85,6 +83,13 @@ def status(as_json: JsonOpt = False) -> None:
 
     Example: cwdrift status --json
     """
+    from monitor.daemon.cluster.status import cluster_status
+    from monitor.daemon.mode import resolve_mode
+    from monitor.store.daemon_tables import daemon_status
+    from monitor.store.history import open_findings, tenant_summaries
+    from monitor.store.outbox import channel_status
+    from monitor.store.silences import list_silences, silence_dict
+
     loaded = load(connectwise=False)  # reads the database only
     now = utcnow()
     db = open_database(loaded)
@@ -265,6 +270,9 @@ def silence_add(
 
     Example: cwdrift silence add --tenant acme --reason "tax migration" --author ana --expires 3d
     """
+    from monitor.core.baseline import load_baseline
+    from monitor.store.silences import add_silence, silence_dict
+
     loaded = load(connectwise=False)  # reads the database only
     if tenant is not None:
         loaded.config.tenant(tenant)
@@ -302,6 +310,8 @@ def silence_list(
 
     Example: cwdrift silence list --json
     """
+    from monitor.store.silences import list_silences, silence_dict
+
     loaded = load(connectwise=False)  # reads the database only
     db = open_database(loaded)
     with db.session() as session:
@@ -327,6 +337,8 @@ def silence_expire(
 
     Example: cwdrift silence expire 3
     """
+    from monitor.store.silences import expire_silence, silence_dict
+
     loaded = load(connectwise=False)  # reads the database only
     db = open_database(loaded)
     with db.session() as session:

@@ -19,7 +19,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.rule import Rule
@@ -28,13 +28,9 @@ from monitor.cli import render
 from monitor.clock import utcnow
 from monitor.data import bundled_file
 from monitor.errors import CwdriftError
-from monitor.settings import WebConfig, load_config
-from monitor.simulator.scenario import load_scenario
-from monitor.simulator.server import running_simulator, serve_asgi, serve_forever
-from monitor.simulator.slack import SlackSink, create_slack_app
-from monitor.simulator.state import SimulatorState
-from monitor.store.database import Database
-from monitor.store.history import tenant_summaries
+
+if TYPE_CHECKING:  # the simulator (Starlette, uvicorn) is imported by the commands
+    from monitor.simulator.slack import SlackSink
 
 commands = typer.Typer()
 RunCommand = Callable[[Sequence[str]], int]
@@ -66,6 +62,11 @@ def simulate(
 
     Example: cwdrift simulate --scenario demo --port 8900 --slack-sink
     """
+    from monitor.simulator.scenario import load_scenario
+    from monitor.simulator.server import serve_forever
+    from monitor.simulator.slack import SlackSink
+    from monitor.simulator.state import SimulatorState
+
     path = Path(scenario)
     if not path.exists() and "/" not in scenario and not scenario.endswith(".yaml"):
         path = bundled_file(f"scenarios/{scenario}.yaml")
@@ -113,6 +114,10 @@ SIM_URL_VAR, SLACK_URL_VAR = "${CWDRIFT_SIM_URL}", "${CWDRIFT_DEMO_SLACK_URL}"
 
 def run_demo(workdir: Path, run: RunCommand) -> list[str]:
     """Run the demo; returns what did not go as the scenario says it must (empty: all did)."""
+    from monitor.simulator.scenario import load_scenario
+    from monitor.simulator.server import running_simulator, serve_asgi
+    from monitor.simulator.slack import SlackSink, create_slack_app
+
     problems: list[str] = []
     scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -176,11 +181,16 @@ def run_demo(workdir: Path, run: RunCommand) -> list[str]:
     render.out.print()
     render.out.print("The web view of the demo's database (fleet, tenants, timelines, alerts):")
     render.out.print(f"  {typed(config_file, dashboard_command())}", soft_wrap=True)
-    detail(f"then open {DASHBOARD_URL} in a browser (Ctrl-C stops it)")
+    detail(f"then open {dashboard_url()} in a browser (Ctrl-C stops it)")
     return problems
 
 
-DASHBOARD_URL = f"http://{WebConfig().host}:{WebConfig().port}/"  # web:'s defaults
+def dashboard_url() -> str:
+    """Where ``cwdrift web`` serves the demo's database: web:'s defaults."""
+    from monitor.settings import WebConfig
+
+    web = WebConfig()
+    return f"http://{web.host}:{web.port}/"
 
 
 def dashboard_command() -> list[str]:
@@ -261,6 +271,10 @@ def cli(run: RunCommand, config_file: Path, args: Sequence[str], *, expect: int 
 
 def outcomes(config_file: Path, expected: dict[str, str], when: str) -> list[str]:
     """Each tenant's newest outcome in the store, compared with what the scenario must give."""
+    from monitor.settings import load_config
+    from monitor.store.database import Database
+    from monitor.store.history import tenant_summaries
+
     db = Database(load_config(config_file).config.database)
     try:
         with db.session() as session:

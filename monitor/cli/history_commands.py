@@ -1,4 +1,7 @@
-"""``cwdrift history``, ``show``, ``timeline`` and ``export``: answers from the recorded history."""
+"""``cwdrift history``, ``show``, ``timeline`` and ``export``: answers from the recorded history.
+
+The store is imported inside each command (the module is imported for every ``cwdrift --help``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import csv
 import io
 import json
 from collections.abc import Collection
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -25,22 +28,12 @@ from monitor.cli.common import (
 )
 from monitor.clock import utcnow
 from monitor.core.findings import Status
-from monitor.core.snapshot import Snapshot, section_of
+from monitor.core.snapshot import section_of
 from monitor.errors import ConfigError
 from monitor.printable import printable
-from monitor.reports.render import csv_cell
-from monitor.store.database import Database
-from monitor.store.history import (
-    change_batches,
-    changes,
-    count_changes,
-    findings_at,
-    keys_by_rule,
-    matching_settings,
-    rule_keys,
-    snapshot_at,
-)
-from monitor.store.history import timeline as setting_timeline
+
+if TYPE_CHECKING:
+    from monitor.core.snapshot import Snapshot
 
 commands = typer.Typer()
 
@@ -82,6 +75,9 @@ def history(
             )
         timeline(tenant=tenant, setting=setting, as_json=as_json)
         return
+    from monitor.store.database import Database
+    from monitor.store.history import changes
+
     loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = Database(loaded.config.database)
@@ -107,6 +103,8 @@ def history(
 
 
 def _rule_keys(session: Any, tenant: str, rule: str) -> tuple[str, ...]:
+    from monitor.store.history import rule_keys
+
     keys = rule_keys(session, tenant, rule)
     if keys is None:
         raise _never_evaluated(tenant, rule)
@@ -145,6 +143,9 @@ def show(
 
     Example: cwdrift show --tenant acme --at 2026-11-20T09:00:00Z --failing
     """
+    from monitor.store.database import Database
+    from monitor.store.history import findings_at, keys_by_rule, snapshot_at
+
     loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     moment = parse_when(at, "--at") or utcnow()
@@ -285,6 +286,9 @@ def timeline(
 
     Example: cwdrift timeline --tenant acme --setting "transfer expenses"
     """
+    from monitor.store.history import matching_settings
+    from monitor.store.history import timeline as setting_timeline
+
     loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)
     db = open_database(loaded)
@@ -357,6 +361,9 @@ def export(
 
     Example: cwdrift export --tenant acme --since 2026-01-01 --format csv --out acme-changes.csv
     """
+    from monitor.reports.render import csv_cell
+    from monitor.store.history import change_batches, count_changes
+
     chosen = choice(fmt, ("csv", "json"), "--format")
     loaded = load(connectwise=False)  # reads the database only
     loaded.config.tenant(tenant)

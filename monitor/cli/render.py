@@ -16,16 +16,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from monitor.core.findings import Status
-from monitor.jobs.check import TenantResult
 from monitor.printable import clip, printable
+
+if TYPE_CHECKING:
+    from monitor.jobs.check import TenantResult
 
 __all__ = [
     "CELL_LIMIT",
@@ -280,6 +281,8 @@ def progress(description: str, total: int | None, *, enabled: bool = True) -> It
     if not enabled or not err.is_terminal:
         yield lambda _n: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

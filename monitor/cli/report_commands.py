@@ -21,13 +21,13 @@ from monitor.cli.common import (
     write_output,
 )
 from monitor.clock import utcnow
-from monitor.core.baseline import Rule, load_baseline
 from monitor.core.findings import Status
 from monitor.errors import ConfigError
-from monitor.store.history import FindingAt, findings_at
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # reports, the baseline and the store are imported by the commands
+    from monitor.core.baseline import Rule
     from monitor.reports.render import Format
+    from monitor.store.history import FindingAt
 
 commands = typer.Typer()
 
@@ -137,6 +137,8 @@ def waive(
     Example: cwdrift waive --tenant acme --rule inventory-soh-option-is-on --value off
     --reason "SOH kept in the WMS" --by jo@acme.example --expires 90d
     """
+    from monitor.core.baseline import load_baseline
+    from monitor.store.history import findings_at
     from monitor.store.waivers import add_waiver, remove_waiver
 
     loaded = load(connectwise=False)  # reads the database only

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor.cli import render
 from monitor.cli.common import EXIT_ERROR, EXIT_OK, JsonOpt, load
 from monitor.errors import ConfigError
-from monitor.jobs.runtime import Runtime
-from monitor.jobs.tickets import ChannelCheck, check_ticket_channels
+
+if TYPE_CHECKING:
+    from monitor.jobs.tickets import ChannelCheck
 
 commands = typer.Typer()
 tickets_app = typer.Typer(
@@ -36,6 +36,11 @@ def tickets_check(
 
     Example: cwdrift tickets check --channel psa --json
     """
+    import asyncio
+
+    from monitor.jobs.runtime import Runtime
+    from monitor.jobs.tickets import check_ticket_channels
+
     loaded = load()
     names = [c.name for c in loaded.config.notify.connectwise_ticket]
     if not names and channel is None:

@@ -3,16 +3,16 @@ secrets needed), with /healthz, /readyz and /metrics on the same port."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli import render
 from monitor.cli.common import load, open_database
-from monitor.web.app import RunningServer
-from monitor.web.serve import serve_web
+
+if TYPE_CHECKING:  # the web view (Starlette, uvicorn, Jinja2) is imported when it is served
+    from monitor.web.app import RunningServer
 
 commands = typer.Typer()
 
@@ -37,6 +37,10 @@ def web(
 
     Example: cwdrift --config cwdrift.yaml web --port 8080
     """
+    import asyncio
+
+    from monitor.web.serve import serve_web
+
     loaded = load(connectwise=False)  # reads the database only
     web_config = loaded.config.web
     bind_host = host if host is not None else web_config.host

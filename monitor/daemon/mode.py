@@ -20,7 +20,8 @@ from typing import Literal
 
 from sqlalchemy.engine import make_url
 
-from monitor.daemon.cluster.scheduler import DEFAULT_TUNING, ClusterCheckScheduler, ClusterTuning
+from monitor.daemon.cluster.scheduler import ClusterCheckScheduler
+from monitor.daemon.cluster.tuning import DEFAULT_TUNING, ClusterTuning
 from monitor.daemon.scheduler import ApsCheckScheduler, CheckScheduler
 from monitor.errors import ConfigError
 from monitor.settings import Config, load_config

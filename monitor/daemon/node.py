@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute
 
 from monitor.clock import utcnow
 from monitor.connectwise.session import SharedHttp
-from monitor.daemon.cluster.scheduler import DEFAULT_TUNING, ClusterTuning
+from monitor.daemon.cluster.tuning import DEFAULT_TUNING, ClusterTuning
 from monitor.daemon.identity import new_node_id
 from monitor.daemon.loop import Daemon
 from monitor.daemon.mode import SchedulerFactory, leads, scheduler_running

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import ConfigError
 from monitor.printable import printable
+
+if TYPE_CHECKING:  # Jinja2 is imported by what renders: finding a shipped file needs none of it
+    from jinja2 import Environment
 
 CONFIG_PACKAGE = "monitor.data.config"
 TEMPLATES_PACKAGE = "monitor.data.templates"
@@ -46,6 +47,8 @@ def template_environment() -> Environment:
     a text report or alert read in a terminal must not carry a ConnectWise caption's escape
     sequences to it, and HTML gains nothing from them either.
     """
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=PackageLoader(TEMPLATES_PACKAGE, ""),
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
@@ -63,6 +66,8 @@ def check_templates(env: Environment | None = None) -> int:
     A wheel built without its package data has no templates at all, and then every report and
     e-mail alert would fail at send time: say so up front, as a ConfigError naming the fix.
     """
+    from jinja2 import TemplateError
+
     fix = "reinstall cwdrift from a wheel that carries monitor/data/templates (see deploy/)"
     try:
         env = env or template_environment()

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import String, delete, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from monitor.clock import ensure_utc
@@ -156,6 +155,8 @@ def _upsert(
     locked" when another connection wrote in between (the busy timeout does not apply to that
     upgrade); a statement that writes first waits for the lock instead.
     """
+    from sqlalchemy.dialects import postgresql, sqlite  # on first write: reads need neither
+
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(values)

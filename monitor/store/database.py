@@ -21,9 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -32,6 +29,8 @@ from sqlmodel import Session
 from monitor.errors import CwdriftError, StoreError
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from monitor.core.findings import Change, Finding
     from monitor.core.snapshot import CredentialMode, Snapshot
     from monitor.store.runs import RunRecord
@@ -111,6 +110,8 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; a no-op when it is already there."""
+        from alembic import command  # Alembic only where the schema is touched: reads skip it
+
         try:
             with self.engine.connect() as connection, connection.begin():
                 if connection.dialect.name == "postgresql":
@@ -125,6 +126,8 @@ class Database:
 
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at; None for an empty database."""
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
@@ -178,6 +181,8 @@ class Database:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic config pointing at the migrations shipped inside the package (works from a wheel)."""
+    from alembic.config import Config
+
     location = resources.files("monitor.store") / "migrations"
     config = Config()
     config.set_main_option("script_location", str(location))

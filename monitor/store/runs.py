@@ -4,23 +4,24 @@
 rows that a check causes commit (or roll back) together with the check itself. It issues a fixed
 number of statements per check whatever the number of settings or rules: inserts are batched,
 and a check that changed nothing reads the tenant once, inserts its run row and reads the
-finding states. The statements are SQLAlchemy Core, built once at import: a tenant check runs
-them thousands of times a day, and building or ORM-loading them cost more than running them.
+finding states. The statements are SQLAlchemy Core, built once (at import, the
+dialect's upsert on first use): a tenant check runs them thousands of times a day, and
+building or ORM-loading them cost more than running them.
 
 A failed read (``error``) writes only the run row: it resolves nothing and fails nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, delete, exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, col
 
@@ -37,6 +38,9 @@ from monitor.store.tables import (
     TenantTable,
 )
 from monitor.store.waiver_tables import WaiverRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 
 class Outcome(StrEnum):
@@ -145,10 +149,19 @@ def _rename_on_conflict(upsert: postgresql.Insert | sqlite.Insert) -> Executable
     )
 
 
-_UPSERT_TENANT = {
-    "postgresql": _rename_on_conflict(postgresql.insert(TenantTable)),
-    "sqlite": _rename_on_conflict(sqlite.insert(TenantTable)),
-}
+@functools.cache
+def _upsert_tenant_statement(dialect: str) -> Executable | None:
+    """The tenant upsert for ``dialect``, built on first use: importing the store (as
+    ``cwdrift history`` does) needs neither dialect's insert, and PostgreSQL's costs ~40 ms."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return _rename_on_conflict(postgresql.insert(TenantTable))
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return _rename_on_conflict(sqlite.insert(TenantTable))
+    return None
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -233,7 +246,7 @@ def record_run(
 def _upsert_tenant(session: Session, tenant_id: str, name: str, seen_at: datetime) -> None:
     """Insert the tenant or rename it, in one statement that is safe against a concurrent insert."""
     values: dict[str, Any] = {"id": tenant_id, "name": name, "first_seen_at": seen_at}
-    upsert = _UPSERT_TENANT.get(session.get_bind().dialect.name)
+    upsert = _upsert_tenant_statement(session.get_bind().dialect.name)
     if upsert is not None:
         session.connection().execute(upsert, values)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported

@@ -22,8 +22,9 @@ from monitor.daemon.cluster.queue import (
     lock_for,
     psycopg_conninfo,
 )
-from monitor.daemon.cluster.scheduler import ClusterCheckScheduler, ClusterTuning
+from monitor.daemon.cluster.scheduler import ClusterCheckScheduler
 from monitor.daemon.cluster.status import ClusterStatus, cluster_status
+from monitor.daemon.cluster.tuning import ClusterTuning
 from monitor.errors import ConfigError, ConnectionFailed
 from monitor.settings import Schedule
 from monitor.store.cluster_tables import check_recorded_since_job_start

@@ -27,7 +27,6 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +36,7 @@ from procrastinate.worker import Worker
 from monitor.clock import utcnow
 from monitor.daemon.cluster.leader import LeaderLock
 from monitor.daemon.cluster.queue import TASK_NAME, build_app, defer_check, psycopg_conninfo
+from monitor.daemon.cluster.tuning import DEFAULT_TUNING, ClusterTuning
 from monitor.daemon.identity import new_node_id
 from monitor.daemon.scheduler import ApsCheckScheduler, validate_schedules
 from monitor.errors import ConfigError, CwdriftError
@@ -61,20 +61,6 @@ RunCheck = Callable[[str], Awaitable[None]]
 EVERY_NODE_JOBS = frozenset({"heartbeat", "dispatch", "metrics"})
 # How often the leader writes every tenant's next run for `cwdrift status`.
 NEXT_RUNS_EVERY = timedelta(seconds=15)
-
-
-@dataclass(frozen=True)
-class ClusterTuning:
-    """Timings of cluster mode. Defaults are Procrastinate's (heartbeat 10 s, stalled at 30 s)."""
-
-    ping_every: float = 1.0  # leader lock attempt / session ping / recovery scan
-    worker_heartbeat: float = 10.0
-    stalled_after: float = 30.0  # a worker silent this long is dead; its checks are recovered
-    fetch_poll: float = 5.0  # fallback poll; LISTEN/NOTIFY wakes workers at once
-    clock_in_flight: int = 64  # concurrent deferrals by the clock (each is one INSERT)
-
-
-DEFAULT_TUNING = ClusterTuning()
 
 
 class ClusterCheckScheduler:

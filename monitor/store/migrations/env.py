@@ -13,9 +13,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-# Importing the package registers every table module (monitor.store.TABLE_MODULES).
-import monitor.store  # noqa: F401
+from monitor.store import register_tables
 
+register_tables()  # every table module (TABLE_MODULE_NAMES) on the metadata compared below
 target_metadata = SQLModel.metadata
 
 # Tables that live in our database but are not ours: Procrastinate creates and migrates its own
