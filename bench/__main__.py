@@ -4,7 +4,7 @@ Each prints its own figures and its ratio to the target; a failing benchmark is 
 the others still run (exit status 1 at the end). ``bench/history_bench.py`` (the reports
 engineer's) runs too when present; ``bench/web_bench.py`` times the web view's pages;
 ``bench/floor_bench.py`` times ``cwdrift check`` against a bare reader making the same reads.
-The whole run takes about 18 minutes on a 2-core machine; bench/RESULTS.md holds the latest
+The whole run takes about 16 minutes on a 2-core machine; bench/RESULTS.md holds the latest
 figures.
 """
 

@@ -14,7 +14,8 @@ Against one simulator process (100 ms per request, bench/fleet.py), in one run:
    Rounds are read off the log: one tenant's requests, by arrival, start a new round when a
    request arrives after every answer of the current round was sent (cwdrift reads in rounds
    that each wait for the whole round before; the simulator's lists fit one page, so no
-   next-page read waits on one answer only). The limits are lifted for these runs
+   next-page read waits on one answer only), and every tenant making the same reads is replayed
+   in the rounds most of them were seen in. The limits are lifted for these runs
    (``requests_per_minute`` and ``concurrency_per_host`` at the config's maxima, so the
    limiter never holds a request back and a round's reads arrive together); tenants in flight
    stay at the default. The bare reader reads both settings from the same loaded config.
@@ -159,10 +160,58 @@ def rounds_of(entries: list[Entry]) -> list[list[Entry]]:
     return rounds
 
 
+Read = tuple[str, str, int]  # method, endpoint, occurrence: the same read in every tenant
+Labelled = list[list[tuple[Read, Entry]]]  # one tenant's rounds, each request named by its read
+Shape = tuple[tuple[Read, ...], ...]
+
+
+def labelled_rounds(entries: list[Entry]) -> Labelled:
+    seen: collections.Counter[tuple[str, str]] = collections.Counter()
+    labelled: Labelled = []
+    for group in rounds_of(entries):
+        labelled.append([])
+        for entry in group:
+            key = (entry["method"], endpoint_of(entry["path"]))
+            seen[key] += 1
+            labelled[-1].append(((*key, seen[key]), entry))
+    return labelled
+
+
+def shape_of(labelled: Labelled) -> Shape:
+    return tuple(tuple(sorted(read for read, _ in group)) for group in labelled)
+
+
+def common_rounds(by_tenant: dict[str, list[Entry]]) -> tuple[list[list[list[Entry]]], int]:
+    """Each tenant's requests in the rounds most tenants making the same reads made them in,
+    and how many tenants were seen otherwise: a stall of cwdrift's event loop can hold one
+    read back past its round's answers, and the bare reader should not wait for that too."""
+    tenants = [labelled_rounds(entries) for entries in by_tenant.values()]
+    votes: dict[frozenset[Read], collections.Counter[Shape]] = collections.defaultdict(
+        collections.Counter
+    )
+    for labelled in tenants:
+        shape = shape_of(labelled)
+        votes[frozenset(read for group in shape for read in group)][shape] += 1
+    replayed: list[list[list[Entry]]] = []
+    adjusted = 0
+    for labelled in tenants:
+        shape = shape_of(labelled)
+        common = votes[frozenset(read for group in shape for read in group)].most_common(1)[0][0]
+        adjusted += common != shape
+        where = {read: index for index, group in enumerate(common) for read in group}
+        regrouped: list[list[Entry]] = [[] for _ in common]
+        for group_of_reads in labelled:
+            for read, entry in group_of_reads:
+                regrouped[where[read]].append(entry)
+        replayed.append(regrouped)
+    return replayed, adjusted
+
+
 def replay_plan(log: list[Entry], url: str, *, in_flight: int, per_host: int) -> dict[str, Any]:
     by_tenant: dict[str, list[Entry]] = collections.defaultdict(list)
     for entry in log:
         by_tenant[tenant_of(entry)].append(entry)
+    rounds, adjusted = common_rounds(by_tenant)
     tenants = [
         [
             [
@@ -174,11 +223,11 @@ def replay_plan(log: list[Entry], url: str, *, in_flight: int, per_host: int) ->
                 }
                 for e in group
             ]
-            for group in rounds_of(entries)
+            for group in groups
         ]
-        for entries in by_tenant.values()
+        for groups in rounds
     ]
-    return {"in_flight": in_flight, "per_host": per_host, "tenants": tenants}
+    return {"in_flight": in_flight, "per_host": per_host, "tenants": tenants, "adjusted": adjusted}
 
 
 def shapes(plan: dict[str, Any]) -> str:
@@ -186,7 +235,10 @@ def shapes(plan: dict[str, Any]) -> str:
     counts = collections.Counter(
         "+".join(str(len(group)) for group in rounds) for rounds in plan["tenants"]
     )
-    return ", ".join(f"{shape} x{count}" for shape, count in counts.most_common())
+    text = ", ".join(f"{shape} x{count}" for shape, count in counts.most_common())
+    if plan["adjusted"]:
+        text += f"; {plan['adjusted']} tenants seen otherwise, as a stall held a read back"
+    return text
 
 
 def verdict(ok: bool) -> str:
