@@ -32,7 +32,9 @@ Against one simulator process (100 ms per request, bench/fleet.py), in one run:
    cached in memory), after a warm-up cycle with the limits lifted: its bound is
    requests / rate; target bound / wall >= 0.95.
 
-Takes about 4 minutes on a 2-core machine. ``CWDRIFT_BENCH_FLOOR_SIZES=200`` skips 2,000.
+Takes about 7 minutes on a busy 2-core machine: 2,000 tenants are read three times (about a
+minute each), and the capped cycle cannot take less than requests / rate (140 s at 7 requests per
+tenant). ``CWDRIFT_BENCH_FLOOR_SIZES=200`` skips 2,000.
 """
 
 from __future__ import annotations
