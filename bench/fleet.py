@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,13 +24,15 @@ __all__ = [
     "fleet_config",
     "fresh_postgres",
     "machine",
+    "request_log",
     "served_requests",
     "simulator_process",
+    "start_request_log",
     "write_fleet_config",
 ]
 
 _SIMULATOR = """
-import socket, sys, threading
+import json, socket, sys, threading, time
 import uvicorn
 from monitor.simulator.app import create_app
 from monitor.simulator.scenario import generate_fleet
@@ -42,19 +45,57 @@ sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", 0))
 sim = create_app(SimulatorState(generate_fleet({n}, seed=7, latency={latency})))
 served = [0]
+recording = [None]  # the timed request log while one is being recorded (bench.fleet.RequestLog)
+# Headers the client's HTTP library adds on its own; everything else is replayed as sent.
+NOT_REPLAYED = {{b"host", b"content-length", b"connection", b"user-agent"}}
+
+
+async def answer(send, body):
+    await send({{"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())]}})
+    await send({{"type": "http.response.body", "body": body}})
 
 
 async def app(scope, receive, send):
-    # Counts every request, and answers GET /_bench/count with the count so far.
+    # Counts every request, and answers GET /_bench/count with the count so far; POST
+    # /_bench/log starts a request log, GET /_bench/log returns it (and stops it).
     if scope["type"] == "http" and scope["path"] == "/_bench/count":
-        body = str(served[0]).encode()
-        await send({{"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(len(body)).encode())]}})
-        await send({{"type": "http.response.body", "body": body}})
+        await answer(send, str(served[0]).encode())
         return
-    if scope["type"] == "http":
-        served[0] += 1
-    await sim(scope, receive, send)
+    if scope["type"] == "http" and scope["path"] == "/_bench/log":
+        entries, recording[0] = recording[0], ([] if scope["method"] == "POST" else None)
+        await answer(send, json.dumps(entries or []).encode())
+        return
+    if scope["type"] != "http":
+        await sim(scope, receive, send)
+        return
+    served[0] += 1
+    log = recording[0]
+    if log is None:
+        await sim(scope, receive, send)
+        return
+    entry = {{
+        "start": time.monotonic(),
+        "method": scope["method"],
+        "path": scope["raw_path"].decode("latin-1"),
+        "query": scope["query_string"].decode("latin-1"),
+        "headers": [[k.decode("latin-1"), v.decode("latin-1")]
+                    for k, v in scope["headers"] if k not in NOT_REPLAYED],
+        "status": 0,
+        "bytes": 0,
+    }}
+
+    async def counted(message):
+        if message["type"] == "http.response.start":
+            entry["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            entry["bytes"] += len(message.get("body", b""))
+            if not message.get("more_body"):
+                entry["end"] = time.monotonic()
+        await send(message)
+
+    await sim(scope, receive, counted)
+    log.append(entry)
 
 
 server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
@@ -96,6 +137,24 @@ def simulator_process(n: int, latency: float) -> Iterator[str]:
 def served_requests(url: str) -> int:
     """How many requests the simulator process has answered so far."""
     return int(httpx.get(f"{url}/_bench/count").text)
+
+
+def start_request_log(url: str) -> None:
+    """Have the simulator process log every request from now on (``request_log`` returns them)."""
+    httpx.post(f"{url}/_bench/log").raise_for_status()
+
+
+def request_log(url: str) -> list[dict[str, Any]]:
+    """The requests answered since ``start_request_log``, in the order they finished; stops the log.
+
+    Each: ``start``/``end`` (``time.monotonic()`` of the simulator process: on Linux the same
+    clock as this process's), ``method``, ``path`` (raw), ``query`` (raw), ``headers`` (as sent,
+    minus those an HTTP library adds itself), ``status`` and ``bytes`` (the response body).
+    """
+    reply = httpx.get(f"{url}/_bench/log", timeout=60)
+    reply.raise_for_status()
+    entries: list[dict[str, Any]] = reply.json()
+    return entries
 
 
 def machine() -> str:
