@@ -13,10 +13,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
-from monitor.simulator.fleet_config import fleet_config, write_fleet_config
+from monitor.simulator.fleet_config import (
+    CLIENT_ID,
+    fleet_config,
+    fleet_tenants,
+    write_fleet_config,
+)
 from monitor.store.scratch import scratch_postgres
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "served_requests",
     "simulator_process",
     "write_fleet_config",
+    "write_referenced_fleet_config",
 ]
 
 _SIMULATOR = """
@@ -96,6 +104,25 @@ def simulator_process(n: int, latency: float) -> Iterator[str]:
 def served_requests(url: str) -> int:
     """How many requests the simulator process has answered so far."""
     return int(httpx.get(f"{url}/_bench/count").text)
+
+
+def write_referenced_fleet_config(
+    path: Path, n: int, site: str, database: str, **sections: Any
+) -> dict[str, str]:
+    """A fleet config written as a real one would be: each private key in its own file beside
+    the config (``private_key_file``), the shared client id from ``${CW_CLIENT_ID}``; public
+    keys are not secrets and stay literal. Returns the environment the config expects."""
+    secrets = path.parent / "secrets"
+    secrets.mkdir(exist_ok=True)
+    tenants = fleet_tenants(n, site)
+    for tenant in tenants:
+        key_file = secrets / tenant["id"]
+        key_file.write_text(tenant.pop("private_key") + "\n", encoding="utf-8")
+        tenant["private_key_file"] = f"secrets/{tenant['id']}"
+        tenant["client_id"] = "${CW_CLIENT_ID}"
+    data = {"database": database, "tenants": tenants, **sections}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return {"CW_CLIENT_ID": CLIENT_ID}
 
 
 def machine() -> str:
