@@ -22,6 +22,7 @@ Problems that leave the rest readable (duplicates, tags, bad scalars) are all re
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -83,11 +84,6 @@ def format_loc(loc: Sequence[str | int]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
-
-
-def load_located(path: Path) -> LocatedYaml:
-    """Read and parse ``path``; any problem raises ConfigError naming the file and line."""
-    return parse_located(read_text(path), path)
 
 
 def read_text(path: Path, *, fix: str = "check the path, or pass --config") -> str:
@@ -212,7 +208,8 @@ class _Events:
             self._replays.pop()
         self.replayed = False
         event = next(self._source)
-        self._record(event)
+        if self._recording or getattr(event, "anchor", None) is not None:
+            self._record(event)
         return event
 
     def open(self, name: str) -> bool:
@@ -275,6 +272,7 @@ class _Builder:
         # One constructor and resolver per file (a loader per scalar cost more than parsing).
         self._safe = yaml.constructor.SafeConstructor()
         self._resolver = yaml.resolver.Resolver()
+        self._plain_tags: dict[str, str] = {}
         self._alias_values = 0
         self._alias_at: PathKey | None = None  # where the outermost alias being built is used
 
@@ -355,7 +353,8 @@ class _Builder:
                 self._error(line, loc, "a key must be a plain name", "use a plain name as the key")
                 self._skip(self._events.next())
                 continue
-            if self._scalar_tag(key_scalar) == _MERGE:
+            key_tag = self._scalar_tag(key_scalar)
+            if key_tag == _MERGE:
                 self._error(
                     line,
                     loc,
@@ -364,11 +363,11 @@ class _Builder:
                 )
                 self._skip(self._events.next())
                 continue
-            key = self._scalar(key_scalar, loc)
-            if key is None and self._scalar_tag(key_scalar) != _YAML + "null":
+            key = self._scalar(key_scalar, loc, key_tag)
+            if key is None and key_tag != _YAML + "null":
                 self._skip(self._events.next())  # _scalar recorded why
                 continue
-            key = str(key)
+            key = sys.intern(str(key))  # one string per setting name, not one per tenant
             child = (*loc, key)
             if key in result:
                 self._error(line, child, f"duplicate key {key!r}", "remove one of the two entries")
@@ -405,18 +404,25 @@ class _Builder:
     def _scalar_tag(self, event: yaml.ScalarEvent) -> str:
         """The scalar's tag: as written, or as YAML's rules read a plain value (int, bool...)."""
         tag = event.tag
-        if tag is None or tag == "!":
+        if tag is not None and tag != "!":
+            return str(tag)
+        if not event.implicit[0]:  # quoted (or "! x"): text, whatever it looks like
+            return _YAML + "str"
+        # Plain: by YAML's rules, and remembered (setting names repeat in every tenant).
+        found = self._plain_tags.get(event.value)
+        if found is None:
             resolved = self._resolver.resolve(  # type: ignore[no-untyped-call] # stubs lack it
                 yaml.ScalarNode, event.value, event.implicit
             )
-            return str(resolved)
-        return str(tag)
+            found = self._plain_tags[event.value] = str(resolved)
+        return found
 
-    def _scalar(self, event: yaml.Event, loc: PathKey) -> Any:
+    def _scalar(self, event: yaml.Event, loc: PathKey, tag: str | None = None) -> Any:
         """Construct a scalar with YAML's safe rules (str, int, float, bool, null, timestamps)."""
         if not isinstance(event, yaml.ScalarEvent):
             return None  # pragma: no cover - the parser sends no other events here
-        tag = self._scalar_tag(event)
+        if tag is None:
+            tag = self._scalar_tag(event)
         if tag == _YAML + "str":
             return event.value  # what the safe constructor returns for text, without its work
         if tag not in _SCALAR_TAGS and tag != _TIMESTAMP:
