@@ -3,7 +3,8 @@
 The config is written as a real one would be (bench/fleet.py): every private key read from its
 own file (``private_key_file``), the client id from ``${CW_CLIENT_ID}``. The figure is the best
 of 3 full ``load_config`` calls in this process (the daemon loads once at start and again on
-each SIGHUP). Target: <= 1.5 s. (What the load costs in memory is in bench/rss_bench.py's peak.)
+each SIGHUP), with its CPU time beside it (a busy machine stretches the wall time only).
+Target: <= 1.5 s. (What the load costs in memory is in bench/rss_bench.py's peak.)
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ def main() -> None:
             path, TENANTS, "https://na.myconnectwise.net", "sqlite:///cwdrift.db"
         )
         size_mb = path.stat().st_size / 1e6
-        times = []
+        times, cpu = [], []
         for _ in range(ROUNDS):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             loaded = load_config(path, env, require_tenants=True)
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
             assert len(loaded.config.tenants) == TENANTS
             del loaded
     best = min(times)
@@ -40,6 +42,7 @@ def main() -> None:
     print(
         f"config load, {TENANTS:,} tenants ({size_mb:.1f} MB of YAML, {TENANTS:,} secret "
         f"files): best of {ROUNDS} {best:.2f} s (all: {', '.join(f'{t:.2f}' for t in times)}; "
+        f"CPU {min(cpu):.2f} s; "
         f"target <= {TARGET_S} s: {verdict}; ratio {best / TARGET_S:.2f})"
     )
 
