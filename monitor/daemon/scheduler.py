@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any, Protocol
 
+from apscheduler.executors.debug import DebugExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -36,6 +37,7 @@ from monitor.settings import Schedule
 log = logging.getLogger("cwdrift.scheduler")
 
 CHECK_PREFIX = "check:"
+_QUEUE_EXECUTOR = "queue"
 
 Clock = Callable[[], datetime]
 Spread = Callable[[float], float]  # max seconds -> a delay in [0, max]
@@ -226,6 +228,9 @@ class ApsCheckScheduler:
         self._pending: set[str] = set()  # queued or running
         self._checks: set[asyncio.Task[None]] = set()  # running checks
         self._aps = AsyncIOScheduler(timezone=timezone)
+        # Check jobs run inline in the scheduler's own pass (they only queue a tenant id): the
+        # asyncio executor would make a task per fire, 10,000 at once when every tenant is due.
+        self._aps.add_executor(DebugExecutor(), alias=_QUEUE_EXECUTOR)
         self._applied: dict[str, Schedule] = {}
         self._desired: tuple[dict[str, Schedule], dict[str, datetime]] | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -260,8 +265,9 @@ class ApsCheckScheduler:
                 spread=self._spread,
             )
             self._aps.add_job(
-                self._guarded_check,
+                self._queue_check,
                 trigger=triggers[tenant_id],
+                executor=_QUEUE_EXECUTOR,
                 args=(tenant_id,),
                 id=CHECK_PREFIX + tenant_id,
                 name=f"check {tenant_id}",
@@ -371,8 +377,8 @@ class ApsCheckScheduler:
             log.warning("tenant %s had no job to remove", tenant_id)
         self._applied.pop(tenant_id, None)
 
-    async def _guarded_check(self, tenant_id: str) -> None:
-        """The job APScheduler fires: queue the tenant's check (it returns at once)."""
+    def _queue_check(self, tenant_id: str) -> None:
+        """The job APScheduler fires (in the event loop's thread): queue the tenant's check."""
         if self._stopping:
             log.info("check of tenant=%s not started: shutting down", tenant_id)
             return
