@@ -74,8 +74,8 @@ from monitor.yamlfile import (
     format_loc,
     parse_located,
     paused_gc,
-    read_text,
 )
+from monitor.yamlfile import read_text as read_file
 
 DEFAULT_CONFIG = Path("cwdrift.yaml")
 CONFIG_ENV = "CWDRIFT_CONFIG"
@@ -563,7 +563,7 @@ def _load_config(
     path: Path, env: Mapping[str, str] | None, *, connectwise: bool, require_tenants: bool
 ) -> LoadedConfig:
     env = os.environ if env is None else env
-    source = read_text(path)
+    source = read_file(path)
     located = parse_located(source, path)
     if located.data is None:
         located.data = {}
