@@ -19,7 +19,8 @@ BENCHES = (
     "cycle_bench",
     "cpu_bench",
     "storage_bench",
-    "rss_bench",
+    "rss_bench",  # the daemon's peak RSS with 10,000 tenants configured
+    "config_bench",  # loading a 10,000-tenant config
     "cluster_bench",
     "history_bench",  # optional: skipped when the file is absent
     "web_bench",  # the fleet page at 5,000 tenants, a timeline at 1,000 tenant-years

@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
-from monitor.simulator.fleet_config import fleet_config, write_fleet_config
+from monitor.simulator.fleet_config import (
+    CLIENT_ID,
+    fleet_config,
+    fleet_tenants,
+    write_fleet_config,
+)
 from monitor.store.scratch import scratch_postgres
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "simulator_process",
     "start_request_log",
     "write_fleet_config",
+    "write_referenced_fleet_config",
 ]
 
 _SIMULATOR = """
@@ -155,6 +162,25 @@ def request_log(url: str) -> list[dict[str, Any]]:
     reply.raise_for_status()
     entries: list[dict[str, Any]] = reply.json()
     return entries
+
+
+def write_referenced_fleet_config(
+    path: Path, n: int, site: str, database: str, **sections: Any
+) -> dict[str, str]:
+    """A fleet config written as a real one would be: each private key in its own file beside
+    the config (``private_key_file``), the shared client id from ``${CW_CLIENT_ID}``; public
+    keys are not secrets and stay literal. Returns the environment the config expects."""
+    secrets = path.parent / "secrets"
+    secrets.mkdir(exist_ok=True)
+    tenants = fleet_tenants(n, site)
+    for tenant in tenants:
+        key_file = secrets / tenant["id"]
+        key_file.write_text(tenant.pop("private_key") + "\n", encoding="utf-8")
+        tenant["private_key_file"] = f"secrets/{tenant['id']}"
+        tenant["client_id"] = "${CW_CLIENT_ID}"
+    data = {"database": database, "tenants": tenants, **sections}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return {"CW_CLIENT_ID": CLIENT_ID}
 
 
 def machine() -> str:

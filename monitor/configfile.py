@@ -67,6 +67,7 @@ class Expander:
         self.deferred: list[ConfigError] = []
         self.failed: list[PathKey] = []
         self.warnings: list[str] = []
+        self._expanded: dict[str, str] = {}  # text with ${VAR} -> its expansion
 
     def expand(self, value: Any, loc: PathKey = ()) -> Any:
         if isinstance(value, dict):
@@ -103,6 +104,9 @@ class Expander:
         return result
 
     def _substitute(self, text: str, loc: PathKey) -> str:
+        done = self._expanded.get(text)
+        if done is not None:
+            return done
         missing: list[str] = []
 
         def replace(match: re.Match[str]) -> str:
@@ -116,6 +120,9 @@ class Expander:
 
         result = VAR.sub(replace, text)
         if not missing:
+            if result is not text:
+                # One string for every use of a text such as ${CW_CLIENT_ID}, not one per tenant.
+                self._expanded[text] = result
             return result
         names = " and ".join(dict.fromkeys(missing))
         return self._fail(

@@ -67,7 +67,14 @@ from monitor.core.remedy import FixMode
 from monitor.crontab import check_cron
 from monitor.durations import Duration
 from monitor.errors import ConfigError, config_errors
-from monitor.yamlfile import LocatedYaml, PathKey, format_loc, load_located
+from monitor.yamlfile import (
+    LocatedYaml,
+    PathKey,
+    format_loc,
+    parse_located,
+    paused_gc,
+)
+from monitor.yamlfile import read_text as read_file
 
 if TYPE_CHECKING:  # the rule kinds load with a baseline, not with every config
     from monitor.core.baseline import Baseline
@@ -448,7 +455,11 @@ class LoadedConfig:
     path: Path
     warnings: list[str] = field(default_factory=list)
     deferred: tuple[ConfigError, ...] = ()
-    located: LocatedYaml | None = field(default=None, repr=False)
+    # The file's text as loaded, so that a problem found later (a waiver naming no rule of the
+    # baseline) still names its line. The index of every line is built again only then: for a
+    # 10,000-tenant file it is ~15 MB a daemon would otherwise hold for nothing.
+    source: str | None = field(default=None, repr=False)
+    _located: LocatedYaml | None = field(default=None, init=False, repr=False, compare=False)
 
     def require_complete(self) -> None:
         """Raise the deferred problems: the caller is about to use ConnectWise or a channel."""
@@ -480,21 +491,23 @@ class LoadedConfig:
         problems = []
         for t_index, tenant in enumerate(self.config.tenants):
             for rule_id, mode in tenant.fix_modes.items():
-                location = self._where(("tenants", t_index, "fix_modes", rule_id))
+                loc = ("tenants", t_index, "fix_modes", rule_id)
                 if rule_id not in baseline:
                     close = difflib.get_close_matches(rule_id, list(baseline.ids), n=1)
                     hint = f"did you mean {close[0]!r}? " if close else ""
                     problems.append(
                         ConfigError(
                             f"fix mode for unknown rule {rule_id!r}",
-                            location=location,
+                            location=self._where(loc),
                             fix=f"{hint}use the id of a rule in {self.baseline_name}",
                         )
                     )
                     continue
                 refusal = baseline.rule(rule_id).mode_refusal(mode)
                 if refusal is not None:
-                    problems.append(ConfigError(refusal, location=location, fix="change the mode"))
+                    problems.append(
+                        ConfigError(refusal, location=self._where(loc), fix="change the mode")
+                    )
         if problems:
             raise config_errors(problems)
 
@@ -513,8 +526,10 @@ class LoadedConfig:
         return str(path) if path is not None else "the bundled baseline (config/baseline.yaml)"
 
     def _where(self, loc: PathKey) -> str:
-        if self.located is not None:
-            return self.located.where(loc)
+        if self._located is None and self.source is not None:
+            self._located = parse_located(self.source, self.path)  # parsed before: cannot fail
+        if self._located is not None:
+            return self._located.where(loc)
         return f"{self.path}: {format_loc(loc)}"
 
 
@@ -541,8 +556,17 @@ def load_config(
     module docstring). ``require_tenants``: a config without tenants is an error (nothing to
     monitor) for the commands that monitor; the database-only ones do not need any.
     """
+    # The collector paused here too: expanding and validating builds as much again, all kept.
+    with paused_gc():
+        return _load_config(path, env, connectwise=connectwise, require_tenants=require_tenants)
+
+
+def _load_config(
+    path: Path, env: Mapping[str, str] | None, *, connectwise: bool, require_tenants: bool
+) -> LoadedConfig:
     env = os.environ if env is None else env
-    located = load_located(path)
+    source = read_file(path)
+    located = parse_located(source, path)
     if located.data is None:
         located.data = {}
     if not isinstance(located.data, dict):
@@ -580,7 +604,7 @@ def load_config(
         path=path,
         warnings=[*expander.warnings, *_automatic_without_keys(config, located)],
         deferred=tuple(expander.deferred),
-        located=located,
+        source=source,
     )
 
 

@@ -372,11 +372,14 @@ class Daemon:
 
     async def _record_next_runs(self, *, only: str | None = None, prune: bool = False) -> None:
         """Write next runs to ``tenant_schedule`` for ``cwdrift status``; failures only logged."""
-        runs: Mapping[str, datetime | None] = self.scheduler.next_runs()
+        runs: Mapping[str, datetime | None]
         if only is not None:
-            if only not in runs:
+            run = self.scheduler.next_run(only)
+            if run is None:
                 return  # removed by a reload while its check ran: leave no row behind
-            runs = {only: runs[only]}
+            runs = {only: run}
+        else:
+            runs = self.scheduler.next_runs()
         keep = list(schedules_of(self.loaded)) if prune else None
         try:
             await asyncio.to_thread(self._write_next_runs, runs, keep)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any, Protocol
 
+from apscheduler.executors.debug import DebugExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -35,6 +37,7 @@ from monitor.settings import Schedule
 log = logging.getLogger("cwdrift.scheduler")
 
 CHECK_PREFIX = "check:"
+_QUEUE_EXECUTOR = "queue"
 
 Clock = Callable[[], datetime]
 Spread = Callable[[float], float]  # max seconds -> a delay in [0, max]
@@ -59,6 +62,9 @@ class CheckScheduler(Protocol):
 
     def next_runs(self) -> dict[str, datetime]:
         """Tenant id -> next scheduled run, for tenants with one."""
+
+    def next_run(self, tenant_id: str) -> datetime | None:
+        """One tenant's next scheduled run (after each check: not all 10,000 of them)."""
 
     def add_periodic(
         self, job_id: str, every: str | timedelta, func: Callable[[], Awaitable[None]]
@@ -194,8 +200,12 @@ def validate_schedules(
 class ApsCheckScheduler:
     """:class:`CheckScheduler` on APScheduler 3.11's ``AsyncIOScheduler`` with a memory job store.
 
-    At most ``max_in_flight`` checks run at once: every due job starts at once, but waits on a
-    semaphore before calling ``run_check``, so a burst queues instead of stampeding ConnectWise.
+    At most ``max_in_flight`` checks run at once: a due job only puts its tenant in a queue
+    (first come, first served), and a check starts from it whenever one of the slots is free, so
+    a burst queues instead of stampeding ConnectWise. The queue holds tenant ids, not a waiting
+    task each: with 10,000 tenants due at once (a first start, or a restart after an outage)
+    those tasks were ~17 MB. A tenant already queued or running is not queued again (one
+    instance per tenant, as APScheduler's ``max_instances=1`` did when the waiting was its job's).
     """
 
     def __init__(
@@ -213,8 +223,14 @@ class ApsCheckScheduler:
         self._timezone = timezone
         self._clock = clock
         self._spread = spread
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._max_in_flight = max_in_flight
+        self._queue: deque[str] = deque()  # due tenants waiting for a slot
+        self._pending: set[str] = set()  # queued or running
+        self._checks: set[asyncio.Task[None]] = set()  # running checks
         self._aps = AsyncIOScheduler(timezone=timezone)
+        # Check jobs run inline in the scheduler's own pass (they only queue a tenant id): the
+        # asyncio executor would make a task per fire, 10,000 at once when every tenant is due.
+        self._aps.add_executor(DebugExecutor(), alias=_QUEUE_EXECUTOR)
         self._applied: dict[str, Schedule] = {}
         self._desired: tuple[dict[str, Schedule], dict[str, datetime]] | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -249,8 +265,9 @@ class ApsCheckScheduler:
                 spread=self._spread,
             )
             self._aps.add_job(
-                self._guarded_check,
+                self._queue_check,
                 trigger=triggers[tenant_id],
+                executor=_QUEUE_EXECUTOR,
                 args=(tenant_id,),
                 id=CHECK_PREFIX + tenant_id,
                 name=f"check {tenant_id}",
@@ -281,7 +298,11 @@ class ApsCheckScheduler:
         self._stopping = True
         if self._aps.running:
             self._aps.pause()
-        pending = set(self._in_flight)
+        if self._queue:
+            # Due, but shutting down: not started, so nothing to cancel or write.
+            log.info("%d queued checks not started: shutting down", len(self._queue))
+            self._queue.clear()
+        pending = self._in_flight | self._checks
         if not wait:
             for task in pending:
                 task.cancel()
@@ -308,6 +329,12 @@ class ApsCheckScheduler:
             if job.id.startswith(CHECK_PREFIX) and job.next_run_time is not None:
                 runs[job.id[len(CHECK_PREFIX) :]] = ensure_utc(job.next_run_time)
         return runs
+
+    def next_run(self, tenant_id: str) -> datetime | None:
+        job = self._aps.get_job(CHECK_PREFIX + tenant_id)
+        if job is None or job.next_run_time is None:
+            return None
+        return ensure_utc(job.next_run_time)
 
     def add_periodic(
         self, job_id: str, every: str | timedelta, func: Callable[[], Awaitable[None]]
@@ -350,14 +377,39 @@ class ApsCheckScheduler:
             log.warning("tenant %s had no job to remove", tenant_id)
         self._applied.pop(tenant_id, None)
 
-    async def _guarded_check(self, tenant_id: str) -> None:
-        with self._tracked():
-            async with self._slots:
-                if self._stopping:
-                    # Fired, but shutting down: not started, so nothing to cancel or write.
-                    log.info("check of tenant=%s not started: shutting down", tenant_id)
-                    return
-                await self._run_check(tenant_id)
+    def _queue_check(self, tenant_id: str) -> None:
+        """The job APScheduler fires (in the event loop's thread): queue the tenant's check."""
+        if self._stopping:
+            log.info("check of tenant=%s not started: shutting down", tenant_id)
+            return
+        if tenant_id in self._pending:
+            log.warning(
+                "check of tenant=%s skipped: the last one is still queued or running", tenant_id
+            )
+            return
+        self._pending.add(tenant_id)
+        self._queue.append(tenant_id)
+        self._start_queued()
+
+    def _start_queued(self) -> None:
+        """Start queued checks while a slot is free."""
+        while self._queue and len(self._checks) < self._max_in_flight and not self._stopping:
+            task = asyncio.get_running_loop().create_task(self._check(self._queue.popleft()))
+            self._checks.add(task)
+            task.add_done_callback(self._check_done)
+
+    async def _check(self, tenant_id: str) -> None:
+        try:
+            await self._run_check(tenant_id)
+        finally:
+            self._pending.discard(tenant_id)
+
+    def _check_done(self, task: asyncio.Task[None]) -> None:
+        self._checks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # run_check logs its own failures; reaching here is a bug, which must not be lost.
+            log.error("check task failed: %r", task.exception())
+        self._start_queued()
 
     async def _guarded_periodic(self, func: Callable[[], Awaitable[None]]) -> None:
         with self._tracked():

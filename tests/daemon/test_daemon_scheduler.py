@@ -82,6 +82,8 @@ async def test_reconcile_adds_replaces_only_changed_and_removes(make_scheduler):
         "d": now + timedelta(minutes=40),  # added
     }
     assert scheduler.scheduled == {"a": HOURLY, "b": TWO_HOURLY, "d": HOURLY}
+    assert scheduler.next_run("b") == now + timedelta(minutes=100)
+    assert scheduler.next_run("c") is None  # removed
 
 
 async def test_reconcile_before_start_schedules_nothing_until_start(make_scheduler):
@@ -114,7 +116,7 @@ async def test_never_more_than_max_in_flight_checks_run_at_once(make_scheduler):
     scheduler.start()
 
     await until(lambda: len(recorder.started) == 2, "two checks to start")
-    # All five fired together; the other three wait on the semaphore, not in run_check.
+    # All five fired together; the other three wait in the queue, not in run_check.
     await until(
         lambda: all(run > utcnow() for run in scheduler.next_runs().values()),
         "every due job to have fired",
@@ -124,6 +126,40 @@ async def test_never_more_than_max_in_flight_checks_run_at_once(make_scheduler):
     await until(lambda: len(recorder.finished) == 5, "all five checks to finish")
     assert recorder.peak == 2
     assert sorted(recorder.finished) == tenants
+
+
+async def test_a_burst_of_due_tenants_waits_as_ids_not_as_tasks(make_scheduler):
+    # 10,000 tenants due at once held a task each (~17 MB) while they waited for a slot.
+    recorder = Recorder(blocking=True)
+    scheduler = make_scheduler(recorder, max_in_flight=2)
+    tenants = [f"t{index}" for index in range(200)]
+    scheduler.reconcile(dict.fromkeys(tenants, DUE_NOW), {})
+    tasks_before = len(asyncio.all_tasks())
+    scheduler.start()
+    await until(
+        lambda: all(run > utcnow() for run in scheduler.next_runs().values()),
+        "every due job to have fired",
+    )
+    await until(lambda: len(asyncio.all_tasks()) <= tasks_before + 2, "the firing jobs to end")
+    assert recorder.running == 2
+    recorder.gate.set()
+    await until(lambda: len(recorder.finished) == 200, "every queued check to run")
+    assert sorted(recorder.finished) == sorted(tenants)
+    assert recorder.peak == 2
+
+
+async def test_a_tenant_queued_or_running_is_not_queued_again(make_scheduler):
+    recorder = Recorder(blocking=True)
+    scheduler = make_scheduler(recorder, max_in_flight=1)
+    scheduler.reconcile({"a": DUE_NOW, "b": DUE_NOW}, {})
+    scheduler.start()
+    await until(lambda: all(r > utcnow() for r in scheduler.next_runs().values()), "both fired")
+    scheduler.submit("a")  # running
+    scheduler.submit("b")  # queued behind it
+    await until(lambda: all(r > utcnow() for r in scheduler.next_runs().values()), "refired")
+    recorder.gate.set()
+    await until(lambda: len(recorder.finished) == 2, "both checks to finish")
+    assert recorder.started == ["a", "b"]  # once each
 
 
 async def test_submit_runs_a_check_now_and_the_next_one_an_interval_later(make_scheduler):

@@ -143,6 +143,11 @@ class ClusterCheckScheduler:
             return self._leader_clock.next_runs()
         return dict(self._cached_next_runs)
 
+    def next_run(self, tenant_id: str) -> datetime | None:
+        if self._leader_clock is not None:
+            return self._leader_clock.next_run(tenant_id)
+        return self._cached_next_runs.get(tenant_id)
+
     def add_periodic(
         self, job_id: str, every: str | timedelta, func: Callable[[], Awaitable[None]]
     ) -> None:
