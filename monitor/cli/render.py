@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.core.findings import Status
+from monitor.core.findings import Finding, Status
 from monitor.printable import clip, printable
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "out",
     "print_json",
     "progress",
+    "shared_findings",
     "show",
     "styled",
     "table",
@@ -158,6 +159,12 @@ def print_json(data: Any) -> None:
 
 
 def check_results(results: Sequence[TenantResult]) -> None:
+    """The summary table, then each finding shared by several tenants once, then what is left
+    of each tenant (its error, its own findings, its changes).
+
+    A fleet whose tenants all share one unknown rule would otherwise print the same lines once
+    per tenant: thousands of them, and most of a large check's time.
+    """
     summary = table(
         "cwdrift check", ("tenant", "status", "mode", "failing", "unknown", "changes"), fold=False
     )
@@ -173,8 +180,25 @@ def check_results(results: Sequence[TenantResult]) -> None:
             str(len(result.changes)),
         )
     out.print(summary)
+    shared = shared_findings(results)
+    if shared:
+        out.print()
+        out.print(line(("On several tenants", "bold")))
+        for finding, tenant_ids in shared.items():
+            _finding_lines(finding, on=tenant_ids)
     for result in results:
-        tenant_block(result)
+        tenant_block(result, shown=shared)
+
+
+def shared_findings(results: Sequence[TenantResult]) -> dict[Finding, list[str]]:
+    """Each notable finding (not passing) that two or more tenants have exactly alike, with
+    their ids, in the order first met."""
+    seen: dict[Finding, list[str]] = {}
+    for result in results:
+        for finding in result.findings:
+            if finding.status is not Status.PASS:
+                seen.setdefault(finding, []).append(result.tenant_id)
+    return {finding: ids for finding, ids in seen.items() if len(ids) > 1}
 
 
 _MARK = {
@@ -182,11 +206,13 @@ _MARK = {
     Status.UNKNOWN: ("?", "yellow"),
     Status.WAIVED: ("~", "cyan"),
 }
+SHARED_NAMES = 8  # tenant ids named under a shared finding; --json lists every tenant's findings
 
 
-def tenant_block(result: TenantResult) -> None:
-    """One tenant's failing, unknown and waived findings and its changes, as indented text."""
-    notable = [f for f in result.findings if f.status is not Status.PASS]
+def tenant_block(result: TenantResult, *, shown: Collection[Finding] = ()) -> None:
+    """One tenant's failing, unknown and waived findings (but those already ``shown`` for
+    several tenants) and its changes, as indented text."""
+    notable = [f for f in result.findings if f.status is not Status.PASS and f not in shown]
     if result.error is None and not notable and not result.changes:
         return
     out.print()
@@ -195,25 +221,7 @@ def tenant_block(result: TenantResult) -> None:
     if result.error is not None:
         out.print(line("  could not be checked: ", str(result.error)))
     for finding in notable:
-        mark = _MARK.get(finding.status, ("", ""))
-        head = line("  ", mark, f" [{finding.severity.value}] {finding.rule_id}: ")
-        if finding.status is Status.UNKNOWN:
-            out.print(line(head, "unknown"))
-            out.print(line("      ", clip(printable(finding.note), CELL_LIMIT)), style="dim")
-            continue
-        actual = finding.actual or "—"
-        out.print(
-            line(
-                head,
-                f"expected {clip(printable(finding.expected), CELL_LIMIT)}, "
-                f"actual {clip(printable(actual), CELL_LIMIT)}",
-            )
-        )
-        out.print(line("      ", finding.label), style="dim")
-        if finding.note:
-            out.print(line("      note: ", clip(printable(finding.note), CELL_LIMIT)))
-        if finding.status is Status.FAIL and finding.remediation:
-            out.print(line("      fix: ", finding.remediation))
+        _finding_lines(finding)
     if result.changes:
         out.print("  changed since the last check:")
         for change in result.changes:
@@ -232,6 +240,35 @@ def tenant_block(result: TenantResult) -> None:
                     printable(who),
                 )
             )
+
+
+def _finding_lines(finding: Finding, *, on: Sequence[str] = ()) -> None:
+    """A finding's lines; ``on`` names the tenants that share it (none: the tenant above)."""
+    mark = _MARK.get(finding.status, ("", ""))
+    head = line("  ", mark, f" [{finding.severity.value}] {finding.rule_id}: ")
+    if finding.status is Status.UNKNOWN:
+        out.print(line(head, "unknown"))
+    else:
+        actual = finding.actual or "—"
+        out.print(
+            line(
+                head,
+                f"expected {clip(printable(finding.expected), CELL_LIMIT)}, "
+                f"actual {clip(printable(actual), CELL_LIMIT)}",
+            )
+        )
+    if on:
+        named = ", ".join(on[:SHARED_NAMES])
+        more = f" and {len(on) - SHARED_NAMES} more" if len(on) > SHARED_NAMES else ""
+        out.print(line(f"      on {len(on)} tenants: ", named, more))
+    if finding.status is Status.UNKNOWN:
+        out.print(line("      ", clip(printable(finding.note), CELL_LIMIT)), style="dim")
+        return
+    out.print(line("      ", finding.label), style="dim")
+    if finding.note:
+        out.print(line("      note: ", clip(printable(finding.note), CELL_LIMIT)))
+    if finding.status is Status.FAIL and finding.remediation:
+        out.print(line("      fix: ", finding.remediation))
 
 
 LAST_EDITOR_COLUMN = "last editor in ConnectWise"

@@ -133,3 +133,15 @@ def test_history_by_rule_and_as_a_timeline(demo_env: Env) -> None:
         (False, "2026-11-03", "now"),
     ]
     assert periods[1]["changed_by"] == "mwilson"
+
+
+def test_a_finding_several_tenants_share_is_printed_once_naming_them(demo_env: Env) -> None:
+    code, out = demo_env.run("check", "--tenant", "globex", "--tenant", "initech")
+    assert code == 1
+    rule = "cogs-segments-are-typed-account: unknown"  # neither tenant's API shows the type
+    assert out.count(rule) == 1
+    shared = out[out.index("On several tenants") :]
+    assert "on 2 tenants: globex, initech" in " ".join(shared.split())
+    # what only one tenant has stays under that tenant
+    initech = out[out.index("initech (Initech)") :]
+    assert "role-grants-invoicing-delete-all" in initech
