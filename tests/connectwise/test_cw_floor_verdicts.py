@@ -95,7 +95,10 @@ async def test_verdicts_at_the_floor_equal_a_full_read(name: str) -> None:
                     floor, floor_requests = await judge(sim, cache, tenant.company_id, keys, member)
                     where = f"{name}: {tenant.company_id} with {spec.identifier}'s keys"
                     assert floor == full, where
-                    assert floor_requests <= full_requests, where
+                    if full[0] != "error":
+                        # A failed read cancels the reads beside it: how many reached the
+                        # simulator first is a race, so only complete reads are counted.
+                        assert floor_requests <= full_requests, where
                     compared += 1
                     fewer += floor_requests < full_requests
                     if full[0] is CredentialMode.INTEGRATION and "role" in full[2]:
