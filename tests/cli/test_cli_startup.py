@@ -267,7 +267,11 @@ NOT_OURS_FOR_CHECK = (
     "monitor.daemon.scheduler",
     "monitor.daemon.cluster.scheduler",
     "monitor.daemon.cluster.queue",
-    "monitor.cli.fix_run",  # no tenant has a fix mode: nothing to plan or apply
+    # No rule is in approve or auto mode: nothing to plan, apply or record as a fix.
+    "monitor.cli.fix_run",
+    "monitor.jobs.fix",
+    "monitor.store.fixes",
+    "monitor.store.fix_tables",
     "sqlalchemy.dialects.postgresql",
 )
 
