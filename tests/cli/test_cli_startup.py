@@ -311,3 +311,52 @@ def test_check_without_alert_channels_loads_neither_senders_nor_alembic_nor_post
     assert isinstance(modules, list)
     assert {"monitor.jobs.check", "aiohttp", "sqlmodel"} <= set(modules)
     assert loaded(modules, third_party=NOT_FOR_CHECK, ours=NOT_OURS_FOR_CHECK) == []
+
+
+def test_check_loads_slack_sdk_only_when_a_slack_message_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Slack channel configured is not enough: the SDK loads with a message to send."""
+    from monitor.data import bundled_file
+    from monitor.simulator.scenario import load_scenario
+    from monitor.simulator.server import running_simulator, serve_asgi
+    from monitor.simulator.slack import SlackSink, create_slack_app
+
+    url = f"sqlite:///{tmp_path}/cwdrift.db"
+    db = Database(url)
+    db.migrate()
+    db.dispose()
+    config = tmp_path / "cwdrift.yaml"
+    config.write_text(
+        f"database: {url}\n"
+        "tenants:\n"
+        "  - {id: globex, name: Globex, site: '${CWDRIFT_SIM_URL}', company_id: globex,\n"
+        "     public_key: globexpub000001, private_key: '${CWDRIFT_TEST_GLOBEX_KEY}',\n"
+        "     client_id: 00000000-0000-4000-8000-000000000001,\n"
+        "     integration_member: GozyntaAPI}\n"
+        "notify:\n"
+        "  slack:\n"
+        "    - {name: ops, webhook_url: '${CWDRIFT_TEST_SLACK_URL}'}\n",
+        encoding="utf-8",
+    )
+    argv = ["--config", str(config), "check", "--json"]
+    sink = SlackSink()
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
+    with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack:
+        monkeypatch.setenv("CWDRIFT_SIM_URL", sim.url)
+        monkeypatch.setenv("CWDRIFT_TEST_GLOBEX_KEY", "fake-globex-private-key-0001")
+        monkeypatch.setenv("CWDRIFT_TEST_SLACK_URL", f"{slack}/services/T0/B0/test")
+        first = probe(tmp_path, [argv])
+        sent = len(sink.messages)
+        again = probe(tmp_path, [argv])
+        assert len(sink.messages) == sent  # the drift was told once; nothing new to send
+    assert sent >= 1  # the first check opened an alert and sent it to Slack
+    for found in (first, again):
+        results = found["results"]
+        assert isinstance(results, list) and results[0]["code"] == 1  # drift
+    sent_with = first["modules"]
+    assert isinstance(sent_with, list) and "slack_sdk" in sent_with  # a message went out
+    modules = again["modules"]
+    assert isinstance(modules, list)
+    assert "monitor.jobs.check" in modules
+    assert loaded(modules, third_party={"slack_sdk", "aiosmtplib", "jinja2"}, ours=()) == []
