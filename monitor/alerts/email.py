@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
-
 from monitor.alerts.config import EmailChannel, sends_password_in_clear
 from monitor.alerts.messages import build_email
 from monitor.alerts.sender import ChannelType, Payload
@@ -51,6 +49,8 @@ class EmailSender:
         return message
 
     async def send(self, payload: Mapping[str, Any]) -> None:
+        import aiosmtplib  # with the first message (~50 ms): a check that sends none skips it
+
         config = self.config
         if sends_password_in_clear(
             config.host, tls=config.ssl or config.starttls, password=config.password

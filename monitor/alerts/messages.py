@@ -14,9 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import format_datetime
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING, Any
 
 from monitor.alerts.model import (
     COLLECTION_KEY,
@@ -26,6 +24,9 @@ from monitor.alerts.model import (
     NotificationGroup,
 )
 from monitor.data import template_environment
+
+if TYPE_CHECKING:  # Jinja2 loads with the first e-mail body rendered, not with every check
+    from jinja2 import Environment
 
 SLACK_MAX_BLOCKS = 50  # Block Kit limit per message
 SLACK_MAX_SECTION = 3000  # characters per section text

@@ -15,10 +15,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
-
 from monitor.alerts.config import SlackChannel
 from monitor.alerts.messages import build_slack
 from monitor.alerts.sender import ChannelType, Payload, capped_retry_after
@@ -71,6 +67,10 @@ class SlackSender:
         return f"SlackSender({self.name!r})"
 
     async def send(self, payload: Mapping[str, Any]) -> None:
+        # slack-sdk (~0.1 s to import) with the first message: a check that sends nothing,
+        # or has no Slack channel, never loads it.
+        from slack_sdk.errors import SlackApiError, SlackRequestError
+
         try:
             if self.config.webhook_url is not None:
                 await self._send_webhook(self.config.webhook_url.get_secret_value(), dict(payload))
@@ -89,6 +89,8 @@ class SlackSender:
             raise
 
     async def _send_webhook(self, url: str, payload: dict[str, Any]) -> None:
+        from slack_sdk.webhook.async_client import AsyncWebhookClient
+
         client = AsyncWebhookClient(
             url, timeout=TIMEOUT_SECONDS, logger=_sdk_log, retry_handlers=[]
         )
@@ -99,6 +101,9 @@ class SlackSender:
         raise self._classify(response.status_code, body, response.headers)
 
     async def _post_message(self, payload: dict[str, Any]) -> None:
+        from slack_sdk.errors import SlackApiError, SlackRequestError
+        from slack_sdk.web.async_client import AsyncWebClient
+
         assert self.config.bot_token is not None  # the config validator guarantees it
         client = AsyncWebClient(
             token=self.config.bot_token.get_secret_value(),

@@ -46,19 +46,26 @@ def check(
     """
     import asyncio
 
-    from monitor.jobs.check import check_many
+    from monitor.core.remediation import fixing_modes
+    from monitor.jobs.check import CheckOne, check_many, check_tenant
     from monitor.jobs.deliver import dispatch
-    from monitor.jobs.fix import check_and_fix
     from monitor.jobs.runtime import Runtime, select_tenants
 
     loaded = load(tenants=True)
     tenants = select_tenants(loaded, tenant)
     runtime = Runtime.open(loaded)
+    # check_and_fix checks a tenant that fixes nothing exactly as check_tenant does: the fixing
+    # machinery (plans, writes, their tables) loads only where a rule is in approve or auto mode.
+    check_one: CheckOne = check_tenant
+    if any(fixing_modes(runtime.baseline, t.fix_modes) for t in tenants):
+        from monitor.jobs.fix import check_and_fix
+
+        check_one = check_and_fix
 
     async def cycle(advance: render.Advance) -> list[TenantResult]:
         async with runtime:
             results = await check_many(
-                runtime, tenants, check=check_and_fix, on_done=lambda _: advance(1)
+                runtime, tenants, check=check_one, on_done=lambda _: advance(1)
             )
         await dispatch(runtime)
         return results

@@ -9,7 +9,8 @@
   from the requirement's ``remedy``; every rule also gets numbered UI steps from its
   ``remediation`` text, which is all a person-only rule has.
 
-``modes_for`` gives each rule's mode for one tenant: the tenant's override, else the baseline's.
+``modes_for`` gives each rule's mode for one tenant: the tenant's override, else the baseline's;
+``fixing_modes`` only the rules it fixes (approve or auto).
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ class RulePlan:
 def modes_for(baseline: Baseline, overrides: Mapping[str, FixMode]) -> dict[str, FixMode]:
     """Rule id -> the mode in force for one tenant (its override, else the baseline's)."""
     return {rule.id: overrides.get(rule.id, rule.fix_mode) for rule in baseline}
+
+
+def fixing_modes(baseline: Baseline, overrides: Mapping[str, FixMode]) -> dict[str, FixMode]:
+    """The rules one tenant has in ``approve`` or ``auto`` mode (none: a check only reports)."""
+    return {
+        rule: mode
+        for rule, mode in modes_for(baseline, overrides).items()
+        if mode is not FixMode.REPORT
+    }
 
 
 def plan_fixes(

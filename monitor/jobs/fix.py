@@ -34,7 +34,7 @@ from monitor.connectwise.raw import RawTenant
 from monitor.connectwise.records import SecurityRole, find_member, record_in_force
 from monitor.core.evaluate import evaluate
 from monitor.core.findings import Finding, Status
-from monitor.core.remediation import RulePlan, modes_for, plan_fixes, plan_moved
+from monitor.core.remediation import RulePlan, fixing_modes, modes_for, plan_fixes, plan_moved
 from monitor.core.remedy import (
     ROLES_INQUIRE,
     FixMode,
@@ -632,11 +632,7 @@ async def check_and_fix(rt: Runtime, tenant: TenantConfig) -> TenantResult:
     Tenants whose rules are all ``report`` (most) check exactly as ``check_tenant`` does. A
     problem while fixing is logged and never turns the check itself into a failure.
     """
-    modes = {
-        rule: mode
-        for rule, mode in modes_for(rt.baseline, tenant.fix_modes).items()
-        if mode is not FixMode.REPORT
-    }
+    modes = fixing_modes(rt.baseline, tenant.fix_modes)
     if not modes:
         return await check_tenant(rt, tenant)
     result = await check_tenant(rt, tenant, keep_raw=True)

@@ -22,6 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from monitor.clock import ensure_utc
+from monitor.store.dialects import upsert_insert
 from monitor.store.tables import CheckRunTable, UTCDateTime
 
 # How often a running daemon refreshes its row; a node is alive while its beat is this fresh x2.
@@ -155,11 +156,7 @@ def _upsert(
     locked" when another connection wrote in between (the busy timeout does not apply to that
     upgrade); a statement that writes first waits for the lock instead.
     """
-    from sqlalchemy.dialects import postgresql, sqlite  # on first write: reads need neither
-
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(values)
+    statement = upsert_insert(session.get_bind().dialect.name, table).values(values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[key], set_={name: statement.excluded[name] for name in update_columns}

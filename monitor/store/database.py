@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session
 
 from monitor.errors import CwdriftError, StoreError
+from monitor.store.migrations import HEAD
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -109,7 +110,15 @@ class Database:
             raise self._store_error("database operation failed", exc) from exc
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision; a no-op when it is already there."""
+        """Bring the schema to the newest revision; a no-op when it is already there.
+
+        A database already at :data:`~monitor.store.migrations.HEAD` is recognised with one
+        plain query, without Alembic; anything else (empty, behind, unreadable) takes Alembic's
+        path under the migration lock, which decides again with the lock held.
+        """
+        if self._at_head():
+            log.debug("database schema is current", extra={"database": self.display_url})
+            return
         from alembic import command  # Alembic only where the schema is touched: reads skip it
 
         try:
@@ -123,6 +132,16 @@ class Database:
         except SQLAlchemyError as exc:
             raise self._store_error("schema migration failed", exc) from exc
         log.info("database schema is current", extra={"database": self.display_url})
+
+    def _at_head(self) -> bool:
+        """True when ``alembic_version`` holds exactly the head revision (read without a lock:
+        a migration in flight commits its version row with its schema, so it reads as behind)."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return [row[0] for row in rows] == [HEAD]
+        except SQLAlchemyError:
+            return False  # no table yet, or no server: the Alembic path says which
 
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at; None for an empty database."""

@@ -31,8 +31,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, Row, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
@@ -43,6 +41,7 @@ from monitor.clock import ensure_utc
 from monitor.core.findings import Severity
 from monitor.errors import DeliveryError
 from monitor.store.alert_tables import AlertStateRow, ChannelStatusRow, OutboxMessage
+from monitor.store.dialects import upsert_insert
 
 PENDING = "pending"
 SENDING = "sending"
@@ -489,10 +488,8 @@ def _locked_channel_status(session: Session, channel: str, kind: str) -> Channel
     values = {"channel": channel, "kind": kind, "permanent_failure": False}
     table = ChannelStatusRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it
     insert_new: Insert
-    if session.get_bind().dialect.name == "postgresql":
-        insert_new = pg_insert(table).values(values).on_conflict_do_nothing()
-    else:
-        insert_new = sqlite_insert(table).values(values).on_conflict_do_nothing()
+    dialect = session.get_bind().dialect.name
+    insert_new = upsert_insert(dialect, table).values(values).on_conflict_do_nothing()
     session.connection().execute(insert_new)
     status = session.get(ChannelStatusRow, channel, with_for_update=True)
     assert status is not None  # inserted above or by a concurrent dispatcher

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from monitor.store.database import Database
+from monitor.store.dialects import upsert_insert
 from monitor.store.read_cache_tables import ReadCacheRow
 
 LOAD_BATCH = 1000  # rows fetched at a time: the caller interns each catalogue as it comes
@@ -76,9 +76,7 @@ class StoredReads:
                     )
                 )
             if put:
-                dialect = session.get_bind().dialect.name
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-                statement = insert(ReadCacheRow).values(
+                statement = upsert_insert(session.get_bind().dialect.name, ReadCacheRow).values(
                     [
                         {
                             "tenant": e.tenant,

@@ -5,7 +5,9 @@ reads ``sys.modules`` as the command exits. ``cwdrift --help`` and ``--version``
 rich only; every group's and command's ``--help`` also pydantic (typer builds its parameter
 converters with it), but not the config, the store, ConnectWise, the use cases, reports, the
 web view or the simulator; ``cwdrift history`` needs the config and the store's history tables,
-and nothing that sends, serves, schedules, renders or migrates.
+and nothing that sends, serves, schedules, renders or migrates; ``cwdrift check`` (against the
+simulator, with no alert channel and a store already at head) ConnectWise, the store and the
+use cases, but no sender, no Alembic, no Jinja2 and, on SQLite, no PostgreSQL dialect.
 How long they take is measured in bench/startup_bench.py, not here.
 """
 
@@ -239,3 +241,122 @@ def test_history_loads_the_store_it_reads_and_nothing_that_sends_serves_or_rende
         "monitor.store.ticket_tables",
     )
     assert loaded(modules, third_party=NEVER, ours=(*NOT_OURS, *other_tables)) == []
+
+
+# A one-off check: the config, the store, ConnectWise and the use cases, but nothing that sends
+# (no channel is configured), serves, schedules, renders a report or migrates a current schema.
+NOT_FOR_CHECK = {
+    "aiosmtplib",
+    "alembic",
+    "apscheduler",
+    "jinja2",
+    "procrastinate",
+    "psycopg",  # the store is SQLite here
+    "slack_sdk",
+    "starlette",
+    "uvicorn",
+    "weasyprint",
+}
+NOT_OURS_FOR_CHECK = (
+    "monitor.reports",
+    "monitor.web",
+    "monitor.simulator",  # it runs in the test's process; the check in the probe's
+    "monitor.daemon.node",
+    "monitor.daemon.loop",
+    "monitor.daemon.mode",
+    "monitor.daemon.scheduler",
+    "monitor.daemon.cluster.scheduler",
+    "monitor.daemon.cluster.queue",
+    # No rule is in approve or auto mode: nothing to plan, apply or record as a fix.
+    "monitor.cli.fix_run",
+    "monitor.jobs.fix",
+    "monitor.store.fixes",
+    "monitor.store.fix_tables",
+    "sqlalchemy.dialects.postgresql",
+)
+
+
+def test_check_without_alert_channels_loads_neither_senders_nor_alembic_nor_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.data import bundled_file
+    from monitor.simulator.scenario import load_scenario
+    from monitor.simulator.server import running_simulator
+
+    url = f"sqlite:///{tmp_path}/cwdrift.db"
+    db = Database(url)
+    db.migrate()  # a store already at head: every check but the very first one
+    db.dispose()
+    config = tmp_path / "cwdrift.yaml"
+    config.write_text(
+        f"database: {url}\n"
+        "tenants:\n"
+        "  - {id: acme, name: Acme, site: '${CWDRIFT_SIM_URL}', company_id: acme,\n"
+        "     public_key: acmepub00000001, private_key: '${CWDRIFT_TEST_ACME_KEY}',\n"
+        "     client_id: 00000000-0000-4000-8000-000000000001,\n"
+        "     integration_member: GozyntaAPI}\n",
+        encoding="utf-8",
+    )
+    with running_simulator(load_scenario(bundled_file("scenarios/demo.yaml"))) as sim:
+        monkeypatch.setenv("CWDRIFT_SIM_URL", sim.url)
+        monkeypatch.setenv("CWDRIFT_TEST_ACME_KEY", "fake-acme-private-key-0001")
+        found = probe(tmp_path, [["--config", str(config), "check", "--json"]])
+        assert len(sim.state.requests) >= 5  # the probe really read acme
+    results = found["results"]
+    assert isinstance(results, list)
+    assert results[0]["code"] in (0, 1)  # compliant or drift: acme was checked
+    (tenant,) = json.loads(results[0]["stdout"])["tenants"]
+    assert tenant["tenant"] == "acme" and tenant["status"] in ("compliant", "drift")
+    modules = found["modules"]
+    assert isinstance(modules, list)
+    assert {"monitor.jobs.check", "aiohttp", "sqlmodel"} <= set(modules)
+    assert loaded(modules, third_party=NOT_FOR_CHECK, ours=NOT_OURS_FOR_CHECK) == []
+
+
+def test_check_loads_slack_sdk_only_when_a_slack_message_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Slack channel configured is not enough: the SDK loads with a message to send."""
+    from monitor.data import bundled_file
+    from monitor.simulator.scenario import load_scenario
+    from monitor.simulator.server import running_simulator, serve_asgi
+    from monitor.simulator.slack import SlackSink, create_slack_app
+
+    url = f"sqlite:///{tmp_path}/cwdrift.db"
+    db = Database(url)
+    db.migrate()
+    db.dispose()
+    config = tmp_path / "cwdrift.yaml"
+    config.write_text(
+        f"database: {url}\n"
+        "tenants:\n"
+        "  - {id: globex, name: Globex, site: '${CWDRIFT_SIM_URL}', company_id: globex,\n"
+        "     public_key: globexpub000001, private_key: '${CWDRIFT_TEST_GLOBEX_KEY}',\n"
+        "     client_id: 00000000-0000-4000-8000-000000000001,\n"
+        "     integration_member: GozyntaAPI}\n"
+        "notify:\n"
+        "  slack:\n"
+        "    - {name: ops, webhook_url: '${CWDRIFT_TEST_SLACK_URL}'}\n",
+        encoding="utf-8",
+    )
+    argv = ["--config", str(config), "check", "--json"]
+    sink = SlackSink()
+    scenario = load_scenario(bundled_file("scenarios/demo.yaml"))
+    with running_simulator(scenario) as sim, serve_asgi(create_slack_app(sink)) as slack:
+        monkeypatch.setenv("CWDRIFT_SIM_URL", sim.url)
+        monkeypatch.setenv("CWDRIFT_TEST_GLOBEX_KEY", "fake-globex-private-key-0001")
+        monkeypatch.setenv("CWDRIFT_TEST_SLACK_URL", f"{slack}/services/T0/B0/test")
+        first = probe(tmp_path, [argv])
+        sent = len(sink.messages)
+        again = probe(tmp_path, [argv])
+        assert len(sink.messages) == sent  # the drift was told once; nothing new to send
+    assert sent >= 1  # the first check opened an alert and sent it to Slack
+    for found in (first, again):
+        results = found["results"]
+        assert isinstance(results, list) and results[0]["code"] == 1  # drift
+    sent_with = first["modules"]
+    assert isinstance(sent_with, list) and "slack_sdk" in sent_with  # a message went out
+    modules = again["modules"]
+    assert isinstance(modules, list)
+    assert "monitor.jobs.check" in modules
+    assert loaded(modules, third_party={"slack_sdk", "aiosmtplib", "jinja2"}, ours=()) == []

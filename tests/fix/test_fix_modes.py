@@ -37,6 +37,22 @@ def test_auto_fixes_a_safe_rule_once_and_says_it_was_cwdrift(env: FixEnv) -> Non
     assert env.writes() == 1
 
 
+def test_cwdrift_check_fixes_by_mode_as_the_daemon_does_and_only_where_a_mode_says_so(
+    env: FixEnv,
+) -> None:
+    """The command loads the fixing machinery only for a rule in approve or auto mode."""
+    env.tenant("initech")
+    env.tenant("globex", fix_modes={EXPENSES: "auto"})
+    code, _, _ = env.run("check", "--tenant", "initech")
+    assert code == 1 and env.writes() == 0  # drift, reported only: no mode, no write
+
+    code, _, _ = env.run("check")
+    assert code == 1  # what the check saw, before the fix
+    assert env.writes("globex", ACCOUNTING_PATCH) == 1 and env.writes("initech") == 0
+    assert env.sim.state.tenant("globex").accounting["transferExpensesAsBillFlag"] is False
+    assert statuses(env) == [(EXPENSES, PlanSource.AUTO, PlanStatus.FIXED)]
+
+
 def test_auto_stops_after_a_fix_that_did_not_hold_until_a_person_resumes_it(env: FixEnv) -> None:
     env.tenant("globex", fix_modes={EXPENSES: "auto"})
     env.sim.state.add_fault("globex", NOT_PERSISTED)

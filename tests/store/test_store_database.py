@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,6 +19,7 @@ from sqlmodel import SQLModel, select
 
 from monitor.errors import StoreError
 from monitor.store.database import Database, alembic_config
+from monitor.store.migrations import HEAD
 from monitor.store.tables import TenantTable
 
 STORE_TABLES = {
@@ -60,6 +63,41 @@ def test_migrate_again_is_a_no_op_that_keeps_data(db: Database) -> None:
     assert db.current_revision() == head_revision()
     with db.session() as session:
         assert session.exec(select(TenantTable.id)).all() == ["acme"]
+
+
+def test_head_constant_is_alembics_head() -> None:
+    """The fast path's HEAD must name the newest migration: a new one without it fails here."""
+    assert head_revision() == HEAD
+
+
+def test_migrate_takes_a_database_one_revision_behind_to_head(db: Database) -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    previous = script.get_revision(HEAD).down_revision
+    assert isinstance(previous, str)
+    with db.engine.connect() as connection, connection.begin():
+        command.downgrade(alembic_config(connection), previous)
+    assert db.current_revision() == previous
+    assert "read_cache" not in inspect(db.engine).get_table_names()
+    db.migrate()
+    assert db.current_revision() == HEAD
+    assert "read_cache" in inspect(db.engine).get_table_names()
+
+
+def test_migrate_at_head_reads_the_revision_without_alembic(db: Database) -> None:
+    """A process whose database is current never imports Alembic (every check starts so)."""
+    probe = (
+        "import sys\n"
+        "from monitor.store.database import Database\n"
+        "db = Database(sys.argv[1])\n"
+        "db.migrate()\n"
+        "print(db.engine.connect().exec_driver_sql('SELECT version_num FROM alembic_version')"
+        ".scalar_one(), 'alembic' in sys.modules)\n"
+    )
+    url = db.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == [HEAD, "False"]
 
 
 def test_concurrent_migrators_do_not_collide(database_url: str) -> None:
