@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from request_floor import FLOOR
 from typer.testing import CliRunner
 
 from monitor.cli.app import app
@@ -17,13 +18,6 @@ from monitor.simulator.scenario import fleet_company_id, generate_fleet
 from monitor.simulator.server import RunningSimulator, running_simulator
 
 TENANTS = 3
-FLOOR = {
-    "/system/mySecurity",
-    "/system/apiMembers",
-    "/finance/accountingPackageSetup",
-    "/finance/glCaptions",
-    "/system/mySecurity/customizeItems/",
-}
 
 
 def check_run(config: Path, sim: RunningSimulator) -> tuple[dict[str, Counter[str]], object]:

@@ -10,6 +10,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from request_floor import FLOOR
+
 from monitor.connectwise.client import ConnectWiseClient
 from monitor.connectwise.collect import collect_tenant
 from monitor.connectwise.normalize import normalize
@@ -33,13 +35,6 @@ from .conftest import (
 )
 
 AT = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
-FLOOR = {
-    "/system/mySecurity",
-    "/system/apiMembers",
-    "/finance/accountingPackageSetup",
-    "/finance/glCaptions",
-    "/system/mySecurity/customizeItems/",
-}
 SCREENS = "/system/setupScreens"
 
 

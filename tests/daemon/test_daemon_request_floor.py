@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from request_floor import FLOOR
+
 from monitor.connectwise.session import SharedHttp
 from monitor.daemon.node import node_daemon
 from monitor.simulator.fleet_config import write_fleet_config
@@ -16,13 +18,6 @@ from monitor.simulator.server import RunningSimulator, running_simulator
 
 TENANTS = 2
 START = datetime(2099, 1, 5, 9, 0, tzinfo=UTC)  # far ahead: the scheduler fires nothing itself
-FLOOR = {
-    "/system/mySecurity",
-    "/system/apiMembers",
-    "/finance/accountingPackageSetup",
-    "/finance/glCaptions",
-    "/system/mySecurity/customizeItems/",
-}
 
 
 async def one_cycle(
