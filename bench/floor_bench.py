@@ -56,6 +56,7 @@ from typing import Any
 
 from bench.cycle_bench import timed_cycle
 from bench.fleet import (
+    compile_bytecode,
     machine,
     request_log,
     simulator_process,
@@ -348,6 +349,7 @@ async def capped_cycle(url: str, tmp: Path) -> None:
 
 
 def main() -> None:
+    compile_bytecode()
     print(f"# floor_bench: {machine()}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"latency {LATENCY * 1000:.0f} ms/request; limits lifted: {LIFTED}; load {load}")

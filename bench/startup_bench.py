@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from bench import history_bench
-from bench.fleet import machine
+from bench.fleet import compile_bytecode, machine
 from monitor.simulator.fleet_config import fleet_tenants
 from monitor.store.database import Database
 
@@ -100,6 +100,7 @@ def line(name: str, seconds: float, target: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    compile_bytecode()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
