@@ -73,8 +73,8 @@ from monitor.yamlfile import (
     format_loc,
     parse_located,
     paused_gc,
+    read_text,
 )
-from monitor.yamlfile import read_text as read_file
 
 if TYPE_CHECKING:  # the rule kinds load with a baseline, not with every config
     from monitor.core.baseline import Baseline
@@ -565,7 +565,7 @@ def _load_config(
     path: Path, env: Mapping[str, str] | None, *, connectwise: bool, require_tenants: bool
 ) -> LoadedConfig:
     env = os.environ if env is None else env
-    source = read_file(path)
+    source = read_text(path)
     located = parse_located(source, path)
     if located.data is None:
         located.data = {}

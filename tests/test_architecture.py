@@ -195,5 +195,6 @@ def test_the_sql_lives_in_the_store() -> None:
     }
     assert set(outside) <= permitted, sorted(set(outside) - permitted)
     for module in permitted:
-        source = modules()[module].read_text(encoding="utf-8")
+        # Reading a file (``read_text(``) is not SQL's ``text(``.
+        source = modules()[module].read_text(encoding="utf-8").replace("read_text(", "")
         assert "select(" not in source and "text(" not in source, module

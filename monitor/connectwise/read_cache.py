@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -201,7 +202,7 @@ class ReadCache:
         if held is None:
             return None
         if held.expires_at <= self._clock():
-            self._forget(tenant, kind)
+            self.forget(tenant, kind)
             return None
         return held.value, held.version
 
@@ -219,9 +220,6 @@ class ReadCache:
             self._drop.discard((tenant, kind))
         return shared
 
-    def forget(self, tenant: str, kind: str) -> None:
-        self._forget(tenant, kind)
-
     def seen_version(self, tenant: str, version: str | None) -> bool:
         """A response of the tenant carried ``version``: forget every entry stored under another
         (a missing header where one was seen counts as another). True if any was forgotten."""
@@ -231,7 +229,7 @@ class ReadCache:
             if (held := self._held.get((tenant, kind))) is not None and held.version != version
         ]
         for kind in changed:
-            self._forget(tenant, kind)
+            self.forget(tenant, kind)
         if changed:
             log.info(
                 "read cache: tenant %s now answers api-current-version %s; forgot %s",
@@ -241,7 +239,7 @@ class ReadCache:
             )
         return bool(changed)
 
-    def _forget(self, tenant: str, kind: str) -> None:
+    def forget(self, tenant: str, kind: str) -> None:
         if self._held.pop((tenant, kind), None) is not None and self._persistence is not None:
             self._put.pop((tenant, kind), None)
             self._drop.add((tenant, kind))
@@ -354,9 +352,6 @@ def _decode(kind: str, payload: str) -> Any:
         raise ValueError(f"unreadable {kind} entry ({type(exc).__name__})") from None
 
 
-_texts: dict[str, str] = {}
-
-
 def _intern_text(text: str | None) -> str | None:
     """One string object per distinct version (every tenant on a release shares it)."""
-    return None if text is None else _texts.setdefault(text, text)
+    return None if text is None else sys.intern(text)

@@ -29,6 +29,7 @@ from monitor.core.findings import Change, Finding, Severity, Status
 from monitor.core.snapshot import CredentialMode, Snapshot
 from monitor.errors import CwdriftError
 from monitor.store.codec import decode_snapshot, encode_keys, encode_snapshot, encode_value
+from monitor.store.dialects import upsert_insert
 from monitor.store.tables import (
     CheckRunTable,
     FindingStateTable,
@@ -153,15 +154,9 @@ def _rename_on_conflict(upsert: postgresql.Insert | sqlite.Insert) -> Executable
 def _upsert_tenant_statement(dialect: str) -> Executable | None:
     """The tenant upsert for ``dialect``, built on first use: importing the store (as
     ``cwdrift history`` does) needs neither dialect's insert, and PostgreSQL's costs ~40 ms."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return _rename_on_conflict(postgresql.insert(TenantTable))
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return _rename_on_conflict(sqlite.insert(TenantTable))
-    return None
+    if dialect not in ("postgresql", "sqlite"):
+        return None
+    return _rename_on_conflict(upsert_insert(dialect, TenantTable))
 
 
 # -- reading ---------------------------------------------------------------------------------
